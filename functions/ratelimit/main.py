@@ -1,0 +1,25 @@
+"""Function `ratelimit`: every quota of the caller, with what is left and when it resets."""
+
+from __future__ import annotations
+
+import flask
+
+from shared import limits
+from shared.context import LazyContext
+from shared.http import Call, json_response, route, serve
+
+context = LazyContext()
+
+
+def show(call: Call) -> flask.Response:
+    status = limits.status(
+        call.ctx.scripts, call.ctx.limits, call.client, call.owner, call.ctx.clock()
+    )
+    return json_response(status, headers=limits.headers(status.policies))
+
+
+ROUTES = [route("GET", "/rate-limit", show)]
+
+
+def ratelimit(request: flask.Request) -> flask.Response:
+    return serve(request, context, ROUTES)

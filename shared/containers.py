@@ -1,0 +1,174 @@
+"""The containers use cases: create, list, read and delete, each one Redis round trip."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+
+from shared import keys, limits
+from shared.context import Context
+from shared.errors import CaptchaFailed, InvalidField, NotFound, RateLimited, Unavailable
+from shared.models import Container, ContainerList, Policy, TemplateInfo, TemplateList
+from shared.passes import token_hash
+from shared.records import Record
+from shared.redis_client import Scripts
+
+MAX_LISTED = 200
+
+
+def new_container_id() -> str:
+    """12 base32 characters (60 random bits): DNS-safe, never a path word like 'templates'."""
+    return base64.b32encode(secrets.token_bytes(8)).decode().lower()[:12]
+
+
+@dataclass(frozen=True)
+class Created:
+    container: Container
+    policies: list[Policy]
+
+
+def templates(ctx: Context) -> TemplateList:
+    return TemplateList(
+        templates=[
+            TemplateInfo(
+                name=t.name,
+                title=t.title,
+                description=t.description,
+                image=t.image,
+                port=t.port,
+                cpu=t.cpu,
+                memory=t.memory,
+            )
+            for t in ctx.templates.templates
+        ],
+        lifetime=ctx.api.container_lifetime,
+        cluster={"simulated": ctx.api.cluster_simulated},  # type: ignore[arg-type]
+    )
+
+
+def create(
+    ctx: Context, *, owner: str, client: str, template: str, captcha_token: str, request_id: str
+) -> Created:
+    if template not in ctx.templates.by_name():
+        raise InvalidField(
+            f"There is no template named {template!r}.",
+            details=[
+                {
+                    "field": "template",
+                    "message": "unknown template",
+                    "allowed": sorted(ctx.templates.by_name()),
+                }
+            ],
+        )
+    now = ctx.clock()
+    lim = ctx.limits
+    container_id = new_container_id()
+    answer = Scripts.run(
+        ctx.scripts.create,
+        [
+            keys.captcha_pass(token_hash(captcha_token)),
+            keys.creates_by_client(client),
+            keys.pow_creates_by_client(client),
+            keys.live_by_client(client),
+            keys.live_by_owner(owner),
+            keys.EXPIRY_INDEX,
+            keys.record(container_id),
+            keys.owner_index(owner),
+            keys.STREAM,
+        ],
+        [
+            repr(now),
+            client,
+            owner,
+            container_id,
+            template,
+            ctx.api.container_lifetime,
+            max(ctx.api.record_ttl, ctx.api.container_lifetime + 3600),
+            lim.creates_per_hour,
+            lim.pow_creates_per_hour,
+            lim.create_window,
+            lim.live_per_address,
+            lim.live_per_owner,
+            lim.capacity,
+            keys.RECORD_PREFIX,
+            request_id,
+            "create",
+        ],
+    )
+    if not answer["ok"]:
+        raise _create_refusal(answer)
+    record = Record.from_hash(answer["record"])
+    policies = [
+        limits.window_policy(
+            "creates_per_address",
+            lim.creates_per_hour,
+            lim.create_window,
+            answer["creates"],
+            float(answer["oldest"]),
+            now,
+        ),
+        limits.policy("live_per_address", lim.live_per_address, answer["live_client"], 0),
+        limits.policy("live_per_owner", lim.live_per_owner, answer["live_owner"], 0),
+    ]
+    return Created(record.to_api(), policies)
+
+
+def _create_refusal(answer: dict[str, object]) -> Exception:
+    code = answer["code"]
+    retry_after = int(answer.get("retry_after", 1))  # type: ignore[call-overload]
+    if code == "captcha_invalid":
+        return CaptchaFailed(
+            "The CAPTCHA pass is missing, used or expired. Solve the puzzle again.",
+            code="captcha_invalid",
+        )
+    if code == "rate_limited":
+        name = str(answer["policy"])
+        return RateLimited(
+            f"{limits.DESCRIPTIONS[name]}: limit reached. Try again in {retry_after} s.",
+            policy=name,
+            retry_after=retry_after,
+        )
+    if code == "capacity_full":
+        return Unavailable(
+            f"Sprout is full right now. Try again in {retry_after} s.",
+            code="capacity_full",
+            retry_after=retry_after,
+        )
+    # id_taken: 60 random bits collided; the client may simply retry.
+    return Unavailable("Could not allocate a container id; please retry.", retry_after=1)
+
+
+def list_for(ctx: Context, owner: str | None) -> ContainerList:
+    if owner is None:
+        return ContainerList(containers=[])
+    rows = Scripts.run(
+        ctx.scripts.list, [keys.owner_index(owner)], [keys.RECORD_PREFIX, MAX_LISTED]
+    )
+    return ContainerList(containers=[Record.from_hash(row).to_api() for row in rows])
+
+
+def get(ctx: Context, owner: str | None, container_id: str) -> Container:
+    fields = ctx.scripts.client.hgetall(keys.record(container_id)) if owner else {}
+    if not fields or fields.get("owner") != owner:
+        raise NotFound("No container with that id is yours.")
+    return Record.from_hash(fields).to_api()
+
+
+def delete(ctx: Context, owner: str | None, container_id: str, request_id: str) -> Container:
+    if owner is None:
+        raise NotFound("No container with that id is yours.")
+    answer = Scripts.run(
+        ctx.scripts.delete,
+        [keys.record(container_id), keys.STREAM],
+        [
+            repr(ctx.clock()),
+            owner,
+            request_id,
+            keys.LIVE_BY_CLIENT_PREFIX,
+            keys.LIVE_BY_OWNER_PREFIX,
+        ],
+    )
+    if not answer["ok"]:
+        raise NotFound("No container with that id is yours.")
+    return Record.from_hash(answer["record"]).to_api()

@@ -1,0 +1,62 @@
+"""Per-process wiring: settings, the Redis client and scripts, and the clock.
+
+Functions build one `Context` on their first request (`Context.from_environment`), never at
+import time; tests build it from values with `Context.create`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shared.redis_client import Scripts, connect
+from shared.settings import ApiSettings, LimitSettings, TemplateSettings, load
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class Context:
+    api: ApiSettings
+    limits: LimitSettings
+    templates: TemplateSettings
+    scripts: Scripts
+    clock: Clock = field(default=time.time)
+
+    @classmethod
+    def create(
+        cls,
+        api: ApiSettings,
+        limits: LimitSettings | None = None,
+        templates: TemplateSettings | None = None,
+        clock: Clock = time.time,
+    ) -> Context:
+        return cls(
+            api=api,
+            limits=limits or LimitSettings(),
+            templates=templates or TemplateSettings(),
+            scripts=Scripts(connect(api.redis_url)),
+            clock=clock,
+        )
+
+    @classmethod
+    def from_environment(cls) -> Context:
+        return cls.create(load(ApiSettings), load(LimitSettings), load(TemplateSettings))
+
+
+class LazyContext:
+    """The process's one Context, built on first use; a ConfigError is raised every time."""
+
+    def __init__(self, factory: Callable[[], Context] = Context.from_environment) -> None:
+        self._factory = factory
+        self._context: Context | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Context:
+        if self._context is None:
+            with self._lock:
+                if self._context is None:
+                    self._context = self._factory()
+        return self._context

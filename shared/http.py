@@ -1,0 +1,236 @@
+"""The HTTP seam: parse requests, route them, render answers and errors in one shape.
+
+Every function's `main.py` hands its request to `serve` with a route table; handlers get a
+`Call` (who is asking, with what) and return a `flask.Response`. Only this module turns
+errors into responses: `SproutError`s become their status and JSON body; Redis being down
+becomes a 503; anything else is logged with its traceback and answered with a bare 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import flask
+import redis
+from pydantic import BaseModel, ValidationError
+
+from shared import identity
+from shared.context import Context, LazyContext
+from shared.errors import (
+    BadRequest,
+    ConfigError,
+    InvalidField,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    SproutError,
+    Unavailable,
+    UnsupportedMedia,
+)
+
+log = logging.getLogger("sprout.http")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass
+class Call:
+    """One request as the handlers see it."""
+
+    request: flask.Request
+    ctx: Context
+    request_id: str
+    client: str  # keyed hash of the client address
+    owner: str | None  # keyed hash of the owner secret, if the caller sent one
+    new_owner_secret: str | None = None  # set when this call issues an identity
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def ensure_owner(self) -> str:
+        """The caller's owner hash, issuing a fresh secret (cookie) if they have none."""
+        if self.owner is None:
+            self.new_owner_secret = identity.new_owner_secret()
+            self.owner = identity.owner_hash(self.ctx.api.secret_key, self.new_owner_secret)
+        return self.owner
+
+    def json_body(self, model: type[ModelT]) -> ModelT:
+        return parse_json(self.request, model, self.ctx.api.max_body_bytes)
+
+
+Handler = Callable[..., flask.Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def route(method: str, path: str, handler: Handler) -> Route:
+    """`path` may hold `{name}` (one segment, matched by `[a-z2-7]{12}` for ids or any word)."""
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
+    return Route(method, re.compile(f"^{regex}/?$"), handler)
+
+
+def serve(request: flask.Request, context: LazyContext, routes: Sequence[Route]) -> flask.Response:
+    request_id = _request_id(request)
+    call: Call | None = None
+    try:
+        handler, params = _dispatch(request, routes)
+        ctx = context()
+        call = _make_call(request, ctx, request_id)
+        response = handler(call, **params)
+    except SproutError as error:
+        response = error_response(error)
+    except ConfigError as error:
+        log.error("configuration: %s", error)
+        response = error_response(
+            Unavailable("The service is not configured yet.", code="misconfigured")
+        )
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        log.warning("redis unavailable: %s", error)
+        response = error_response(Unavailable("Storage is unavailable; try again shortly."))
+    except Exception:
+        log.exception("unhandled error in request %s", request_id)
+        response = error_response(
+            SproutError("Something went wrong on our side.", details={"request_id": request_id})
+        )
+    return _finish(response, call, request_id)
+
+
+def _dispatch(request: flask.Request, routes: Sequence[Route]) -> tuple[Handler, dict[str, str]]:
+    allowed: list[str] = []
+    for candidate in routes:
+        match = candidate.pattern.match(request.path)
+        if match is None:
+            continue
+        if candidate.method == request.method:
+            return candidate.handler, match.groupdict()
+        allowed.append(candidate.method)
+    if allowed:
+        raise MethodNotAllowed(sorted(set(allowed)))
+    raise NotFound(f"No such path: {request.path}")
+
+
+def _make_call(request: flask.Request, ctx: Context, request_id: str) -> Call:
+    address = identity.client_address(
+        request.remote_addr, request.headers.get("X-Real-Ip"), ctx.api.proxy_networks()
+    )
+    secret = _owner_secret(request)
+    return Call(
+        request=request,
+        ctx=ctx,
+        request_id=request_id,
+        client=identity.client_hash(ctx.api.secret_key, address),
+        owner=identity.owner_hash(ctx.api.secret_key, secret) if secret else None,
+    )
+
+
+def _owner_secret(request: flask.Request) -> str | None:
+    authorization = request.headers.get("Authorization", "")
+    if authorization.lower().startswith("bearer "):
+        candidate = authorization[7:].strip()
+    else:
+        candidate = request.cookies.get(identity.OWNER_COOKIE, "")
+    return candidate if identity.is_owner_secret(candidate) else None
+
+
+def _request_id(request: flask.Request) -> str:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    return incoming if _REQUEST_ID_SHAPE.match(incoming) else secrets.token_hex(8)
+
+
+def _finish(response: flask.Response, call: Call | None, request_id: str) -> flask.Response:
+    response.headers[REQUEST_ID_HEADER] = request_id
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if call is not None:
+        for name, value in call.extra_headers.items():
+            response.headers.setdefault(name, value)
+        if call.new_owner_secret:
+            response.set_cookie(
+                identity.OWNER_COOKIE,
+                call.new_owner_secret,
+                max_age=30 * 24 * 3600,
+                httponly=True,
+                samesite="Strict",
+                secure=call.ctx.api.cookie_secure,
+                path="/",
+            )
+            response.headers[identity.OWNER_TOKEN_HEADER] = call.new_owner_secret
+    return response
+
+
+# Parsing -------------------------------------------------------------------------------------
+
+
+def parse_json(request: flask.Request, model: type[ModelT], max_bytes: int) -> ModelT:
+    if request.mimetype != "application/json":
+        raise UnsupportedMedia("Send the body as JSON (Content-Type: application/json).")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"The body may be at most {max_bytes} bytes.")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The body may be at most {max_bytes} bytes.")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest("The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidField(_describe(exc), details=_field_errors(exc)) from None
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(part) for part in error["loc"]) or "body", "message": error["msg"]}
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def _describe(exc: ValidationError) -> str:
+    fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
+    return f"Invalid field{'s' if len(fields) > 1 else ''}: {', '.join(fields)}."
+
+
+# Rendering -----------------------------------------------------------------------------------
+
+
+def json_response(
+    payload: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> flask.Response:
+    body = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
+    response = flask.Response(body, status=status, mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def error_response(error: SproutError) -> flask.Response:
+    return json_response(error.body(), error.status, error.headers)
+
+
+def conditional_json(call: Call, payload: BaseModel) -> flask.Response:
+    """200 with a strong ETag of the body, or 304 when the client already has it."""
+    body = payload.model_dump_json()
+    etag = hashlib.sha256(body.encode()).hexdigest()[:32]
+    if etag in call.request.if_none_match:
+        response = flask.Response(status=304)
+    else:
+        response = flask.Response(body, status=200, mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

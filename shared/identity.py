@@ -1,0 +1,78 @@
+"""Who is asking: the owner secret and the client address, and their keyed hashes.
+
+The owner secret is a random token the server issues (cookie, or bearer token for REST
+clients); Redis only ever sees its HMAC. Client addresses are hashed the same way so a dump
+of Redis does not reveal visitors' addresses, and the hash space cannot be enumerated
+without the server secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+
+OWNER_COOKIE = "sprout_owner"
+OWNER_TOKEN_HEADER = "Sprout-Owner-Token"
+_OWNER_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def new_owner_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def is_owner_secret(value: str) -> bool:
+    return bool(_OWNER_SECRET_SHAPE.match(value))
+
+
+def keyed_hash(secret_key: str, purpose: str, value: str) -> str:
+    """A short, stable, non-reversible id for `value` (owner secret, address, token)."""
+    message = f"{purpose}:{value}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def owner_hash(secret_key: str, owner_secret: str) -> str:
+    return keyed_hash(secret_key, "owner", owner_secret)
+
+
+def client_hash(secret_key: str, address: str) -> str:
+    return keyed_hash(secret_key, "client", address)
+
+
+def client_address(peer: str | None, real_ip: str | None, trusted: list[IPNetwork]) -> str:
+    """The caller's address: the proxy's `X-Real-Ip` only when the socket peer is a trusted proxy.
+
+    `X-Forwarded-For` is never read: a client can put anything in it, and Traefik's
+    `X-Real-Ip` already holds the address it saw.
+    """
+    peer_ip = _parse_ip(peer)
+    if peer_ip is None:
+        return "unknown"
+    if real_ip and any(peer_ip in network for network in trusted):
+        forwarded = _parse_ip(real_ip.strip())
+        if forwarded is not None:
+            return _bucket(forwarded)
+    return _bucket(peer_ip)
+
+
+def _parse_ip(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not value:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _bucket(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    # One IPv6 host usually owns a whole /64: limiting single addresses would be no limit.
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

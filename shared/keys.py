@@ -1,0 +1,59 @@
+"""Every Redis key Sprout writes, in one place.
+
+Container records and indexes carry a TTL; the stream, the dead-letter stream and the expiry
+index have none and are trimmed by design (the worker deletes what it processed; the reaper
+removes what it reaped).
+"""
+
+from __future__ import annotations
+
+PREFIX = "sprout:"
+
+STREAM = "container_events"
+DEAD_LETTER_STREAM = "container_events:dead"
+WORKER_GROUP = "workers"
+
+EXPIRY_INDEX = f"{PREFIX}expiry"  # zset container id -> expires_at, all live containers
+RECORD_PREFIX = f"{PREFIX}c:"  # hash per container
+LIVE_BY_OWNER_PREFIX = f"{PREFIX}live:owner:"  # set of live container ids per owner
+LIVE_BY_CLIENT_PREFIX = f"{PREFIX}live:client:"  # set of live container ids per address
+
+
+def record(container_id: str) -> str:
+    return RECORD_PREFIX + container_id
+
+
+def owner_index(owner: str) -> str:
+    return f"{PREFIX}owner:{owner}"  # zset container id -> created_at
+
+
+def live_by_owner(owner: str) -> str:
+    return LIVE_BY_OWNER_PREFIX + owner
+
+
+def live_by_client(client: str) -> str:
+    return LIVE_BY_CLIENT_PREFIX + client
+
+
+def creates_by_client(client: str) -> str:
+    return f"{PREFIX}rl:creates:{client}"  # zset of create timestamps (sliding window)
+
+
+def pow_creates_by_client(client: str) -> str:
+    return f"{PREFIX}rl:powcreates:{client}"
+
+
+def challenges_by_client(client: str) -> str:
+    return f"{PREFIX}rl:challenges:{client}"
+
+
+def captcha_pass(token_hash: str) -> str:
+    return f"{PREFIX}captcha:pass:{token_hash}"
+
+
+def captcha_challenge(challenge_id: str) -> str:
+    return f"{PREFIX}captcha:challenge:{challenge_id}"
+
+
+def captcha_failures(client: str) -> str:
+    return f"{PREFIX}captcha:failures:{client}"

@@ -1,0 +1,60 @@
+"""Test fixtures: a real redis-server per session (flushed per test), contexts built from values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared.context import Context
+from shared.settings import ApiSettings, LimitSettings, TemplateSettings
+from tests.clock import FakeClock
+from tests.redis_server import RedisServer
+
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    client.flushall()
+    client.script_flush()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_api_settings(**overrides: object) -> ApiSettings:
+    values: dict[str, object] = {
+        "secret_key": SECRET,
+        "trusted_proxies": ["10.0.0.0/8"],
+        "cookie_secure": False,
+    }
+    values.update(overrides)
+    return ApiSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def make_context(redis_client: redis.Redis, redis_server: RedisServer, clock: FakeClock):  # type: ignore[no-untyped-def]
+    def build(api: dict[str, object] | None = None, **limits: int) -> Context:
+        return Context.create(
+            make_api_settings(**{"redis_url": redis_server.url, **(api or {})}),
+            LimitSettings(**limits),
+            TemplateSettings(),
+            clock=clock,
+        )
+
+    return build

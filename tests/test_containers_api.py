@@ -1,0 +1,248 @@
+"""The containers and ratelimit functions on real Redis: success and error paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from functions.containers.main import ROUTES as CONTAINER_ROUTES
+from functions.ratelimit.main import ROUTES as RATELIMIT_ROUTES
+from shared import keys, passes
+from shared.http import Route
+from shared.identity import client_hash
+from tests.apps import function_app
+from tests.conftest import SECRET
+
+PEER = "203.0.113.7"
+
+
+def client_for(ctx, routes: list[Route], peer: str = PEER) -> FlaskClient:  # type: ignore[no-untyped-def]
+    client = function_app(ctx, routes).test_client()
+    client.environ_base["REMOTE_ADDR"] = peer
+    return client
+
+
+@pytest.fixture
+def ctx(make_context):  # type: ignore[no-untyped-def]
+    return make_context()
+
+
+@pytest.fixture
+def api(ctx) -> FlaskClient:  # type: ignore[no-untyped-def]
+    return client_for(ctx, CONTAINER_ROUTES)
+
+
+def pass_token(r: redis.Redis, peer: str = PEER, mode: str = "slider") -> str:
+    return passes.issue(r, client_hash=client_hash(SECRET, peer), action="create", mode=mode)
+
+
+def create(api: FlaskClient, r: redis.Redis, template: str = "nginx", **kw):  # type: ignore[no-untyped-def]
+    token = pass_token(r, kw.pop("peer", PEER), kw.pop("mode", "slider"))
+    return api.post("/containers", json={"template": template, "captcha_token": token}, **kw)
+
+
+def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, redis_client):  # type: ignore[no-untyped-def]
+    response = create(api, redis_client)
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["state"] == "pending" and body["phase"] == "queued"
+    assert body["template"] == "nginx" and body["url"] is None and body["error"] is None
+    assert body["expires_at"] == pytest.approx(body["created_at"] + 3600)
+    assert response.headers["Location"] == f"/containers/{body['id']}"
+    cookie = response.headers["Set-Cookie"]
+    assert "sprout_owner=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert response.headers["Sprout-Owner-Token"]
+    assert '"creates_per_address";q=5;w=3600' in response.headers["RateLimit-Policy"]
+    assert '"creates_per_address";r=4;' in response.headers["RateLimit"]
+    entries = redis_client.xrange(keys.STREAM)
+    assert [(e[1]["type"], e[1]["id"]) for e in entries] == [("create", body["id"])]
+    record = redis_client.hgetall(keys.record(body["id"]))
+    assert record["owner"] != response.headers["Sprout-Owner-Token"]  # only the hash is stored
+    assert 0 < redis_client.ttl(keys.record(body["id"])) <= 24 * 3600 + 3600
+
+
+def test_list_get_delete_as_owner(api, redis_client):  # type: ignore[no-untyped-def]
+    first = create(api, redis_client).get_json()
+    second = create(api, redis_client, "whoami").get_json()
+    listed = api.get("/containers")
+    assert listed.status_code == 200
+    assert [c["id"] for c in listed.get_json()["containers"]] == [second["id"], first["id"]]
+    assert api.get(f"/containers/{first['id']}").get_json() == first
+    deleted = api.delete(f"/containers/{first['id']}")
+    assert deleted.status_code == 202 and deleted.get_json()["state"] == "deleting"
+    again = api.delete(f"/containers/{first['id']}")
+    assert again.status_code == 202
+    types = [e[1]["type"] for e in redis_client.xrange(keys.STREAM)]
+    assert types == ["create", "create", "delete"]  # a repeated delete appends nothing
+
+
+def test_bearer_token_identifies_rest_clients(ctx, redis_client):  # type: ignore[no-untyped-def]
+    rest = client_for(ctx, CONTAINER_ROUTES)
+    created = create(rest, redis_client)
+    secret = created.headers["Sprout-Owner-Token"]
+    rest.delete_cookie("sprout_owner")
+    bare = client_for(ctx, CONTAINER_ROUTES)
+    assert bare.get("/containers").get_json() == {"containers": []}
+    mine = bare.get("/containers", headers={"Authorization": f"Bearer {secret}"})
+    assert [c["id"] for c in mine.get_json()["containers"]] == [created.get_json()["id"]]
+
+
+def test_other_owner_gets_404_on_read_and_delete(ctx, api, redis_client):  # type: ignore[no-untyped-def]
+    mine = create(api, redis_client).get_json()
+    stranger = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.9")
+    create(stranger, redis_client, peer="198.51.100.9")
+    assert stranger.get(f"/containers/{mine['id']}").status_code == 404
+    response = stranger.delete(f"/containers/{mine['id']}")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+    assert redis_client.hget(keys.record(mine["id"]), "state") == "pending"
+    assert mine["id"] not in [c["id"] for c in stranger.get("/containers").get_json()["containers"]]
+    anonymous = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.10")
+    assert anonymous.get(f"/containers/{mine['id']}").status_code == 404
+    assert anonymous.delete(f"/containers/{mine['id']}").status_code == 404
+
+
+def test_etag_and_304(api, redis_client):  # type: ignore[no-untyped-def]
+    create(api, redis_client)
+    first = api.get("/containers")
+    etag = first.headers["ETag"]
+    assert api.get("/containers", headers={"If-None-Match": etag}).status_code == 304
+    create(api, redis_client)
+    changed = api.get("/containers", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_templates_are_listed(api):  # type: ignore[no-untyped-def]
+    body = api.get("/containers/templates").get_json()
+    names = [t["name"] for t in body["templates"]]
+    assert names == ["nginx", "whoami", "python", "hello"]
+    assert body["cluster"] == {"simulated": False} and body["lifetime"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": "{not json", "content_type": "application/json"}, 400, "bad_request"),
+        ({"data": "[1, 2]", "content_type": "application/json"}, 400, "bad_request"),
+        ({"data": "template=nginx", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"json": {"template": "nginx"}}, 422, "invalid_field"),
+        ({"json": {"template": "nginx", "captcha_token": "x" * 20, "extra": 1}}, 422, "invalid_field"),
+        ({"json": {"template": 5, "captcha_token": "x" * 20}}, 422, "invalid_field"),
+        ({"json": {"template": "nginx", "captcha_token": "x" * 20}}, 403, "captcha_invalid"),
+        ({"json": {"template": "nope", "captcha_token": "x" * 20}}, 422, "invalid_field"),
+        ({"data": "{" + " " * 70_000 + "}", "content_type": "application/json"}, 413, "payload_too_large"),
+        ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, "bad_request"),
+    ],
+)
+def test_create_rejects_bad_input_with_the_right_status(api, kwargs, status, code):  # type: ignore[no-untyped-def]
+    response = api.post("/containers", **kwargs)
+    assert response.status_code == status
+    body = response.get_json()
+    assert body["error"]["code"] == code and body["error"]["message"]
+
+
+def test_invalid_field_names_the_field(api):  # type: ignore[no-untyped-def]
+    body = api.post("/containers", json={"template": "nginx"}).get_json()
+    assert body["error"]["details"][0]["field"] == "captcha_token"
+    body = api.post("/containers", json={"template": "nope", "captcha_token": "x" * 20}).get_json()
+    assert body["error"]["details"][0]["field"] == "template"
+
+
+def test_unknown_paths_and_methods(api):  # type: ignore[no-untyped-def]
+    assert api.get("/containers/x/y").status_code == 404
+    assert api.get("/elsewhere").status_code == 404
+    response = api.put("/containers")
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, POST"
+    assert api.get("/containers/nosuchidxyz2").status_code == 404
+
+
+def test_token_is_single_use_and_bound_to_the_address(ctx, api, redis_client):  # type: ignore[no-untyped-def]
+    token = pass_token(redis_client)
+    body = {"template": "nginx", "captcha_token": token}
+    assert api.post("/containers", json=body).status_code == 202
+    reused = api.post("/containers", json=body)
+    assert reused.status_code == 403 and reused.get_json()["error"]["code"] == "captcha_invalid"
+    elsewhere = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.1")
+    foreign = {"template": "nginx", "captcha_token": pass_token(redis_client)}
+    assert elsewhere.post("/containers", json=foreign).status_code == 403
+
+
+def test_live_and_hourly_quotas(make_context, redis_client, clock):  # type: ignore[no-untyped-def]
+    ctx = make_context(live_per_owner=2, live_per_address=3, creates_per_hour=4)
+    api = client_for(ctx, CONTAINER_ROUTES)
+    ids = [create(api, redis_client).get_json()["id"] for _ in range(2)]
+    refused = create(api, redis_client)
+    assert refused.status_code == 429
+    error = refused.get_json()["error"]
+    assert error["details"]["policy"] == "live_per_owner"
+    assert int(refused.headers["Retry-After"]) == 3600
+    # Deleting frees the owner's live quota at once, but the hourly creates stay counted.
+    api.delete(f"/containers/{ids[0]}")
+    assert create(api, redis_client).status_code == 202
+    api.delete(f"/containers/{ids[1]}")
+    assert create(api, redis_client).status_code == 202
+    clock.advance(600)
+    fifth = create(api, redis_client)
+    assert fifth.status_code == 429
+    assert fifth.get_json()["error"]["details"]["policy"] == "creates_per_address"
+    assert int(fifth.headers["Retry-After"]) == 3000
+    clock.advance(3001)
+    assert fifth.status_code == 429  # the original answer stays what it was
+    # The window has moved; but the two containers created are still live (owner quota 2).
+    assert create(api, redis_client).get_json()["error"]["details"]["policy"] == "live_per_owner"
+
+
+def test_pow_path_has_a_stricter_hourly_quota(api, redis_client):  # type: ignore[no-untyped-def]
+    assert create(api, redis_client, mode="pow").status_code == 202
+    assert create(api, redis_client, mode="pow").status_code == 202
+    third = create(api, redis_client, mode="pow")
+    assert third.status_code == 429
+    assert third.get_json()["error"]["details"]["policy"] == "pow_creates_per_address"
+    assert create(api, redis_client, mode="slider").status_code == 202
+
+
+def test_capacity_full_is_503_with_retry_after(make_context, redis_client):  # type: ignore[no-untyped-def]
+    ctx = make_context(capacity=1)
+    first = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.1")
+    second = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.2")
+    assert create(first, redis_client, peer="198.51.100.1").status_code == 202
+    full = create(second, redis_client, peer="198.51.100.2")
+    assert full.status_code == 503
+    assert full.get_json()["error"]["code"] == "capacity_full"
+    assert int(full.headers["Retry-After"]) == 3600
+
+
+def test_rate_limit_endpoint_reports_every_policy(ctx, api, redis_client):  # type: ignore[no-untyped-def]
+    limits_api = client_for(ctx, RATELIMIT_ROUTES)
+    fresh = limits_api.get("/rate-limit").get_json()
+    by_name = {p["name"]: p for p in fresh["policies"]}
+    assert set(by_name) == {
+        "creates_per_address", "pow_creates_per_address", "live_per_address",
+        "live_per_owner", "challenges_per_address", "capacity",
+    }  # fmt: skip
+    assert by_name["creates_per_address"] == {
+        "name": "creates_per_address", "scope": "address", "limit": 5, "remaining": 5,
+        "reset": 0, "window": 3600, "description": by_name["creates_per_address"]["description"],
+    }  # fmt: skip
+    created = create(api, redis_client)
+    secret = created.headers["Sprout-Owner-Token"]
+    response = limits_api.get("/rate-limit", headers={"Authorization": f"Bearer {secret}"})
+    by_name = {p["name"]: p for p in response.get_json()["policies"]}
+    assert by_name["creates_per_address"]["remaining"] == 4
+    assert by_name["creates_per_address"]["reset"] == 3600
+    assert by_name["live_per_address"]["remaining"] == 2
+    assert by_name["live_per_owner"]["remaining"] == 2
+    assert by_name["capacity"]["remaining"] == 99
+    assert '"live_per_owner";r=2;t=3600' in response.headers["RateLimit"]
+    assert "RateLimit-Policy" in response.headers
+
+
+def test_redis_down_is_a_503_not_a_500(make_context):  # type: ignore[no-untyped-def]
+    ctx = make_context(api={"redis_url": "redis://127.0.0.1:1/0"})
+    response = client_for(ctx, RATELIMIT_ROUTES).get("/rate-limit")
+    assert response.status_code == 503
+    assert json.loads(response.data)["error"]["code"] == "unavailable"
+    assert "Retry-After" in response.headers
