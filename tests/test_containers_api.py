@@ -64,8 +64,9 @@ def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, re
     assert 0 < redis_client.ttl(keys.record(body["id"])) <= 24 * 3600 + 3600
 
 
-def test_list_get_delete_as_owner(api, redis_client):  # type: ignore[no-untyped-def]
+def test_list_get_delete_as_owner(api, redis_client, clock):  # type: ignore[no-untyped-def]
     first = create(api, redis_client).get_json()
+    clock.advance(1)
     second = create(api, redis_client, "whoami").get_json()
     listed = api.get("/containers")
     assert listed.status_code == 200
