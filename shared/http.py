@@ -72,14 +72,15 @@ Handler = Callable[..., flask.Response]
 @dataclass(frozen=True)
 class Route:
     method: str
+    path: str
     pattern: re.Pattern[str]
     handler: Handler
 
 
 def route(method: str, path: str, handler: Handler) -> Route:
-    """`path` may hold `{name}` (one segment, matched by `[a-z2-7]{12}` for ids or any word)."""
+    """`path` may hold `{name}` placeholders, each matching one path segment."""
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-    return Route(method, re.compile(f"^{regex}/?$"), handler)
+    return Route(method, path, re.compile(f"^{regex}/?$"), handler)
 
 
 def serve(request: flask.Request, context: LazyContext, routes: Sequence[Route]) -> flask.Response:
