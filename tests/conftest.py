@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from deploy.local.redis_server import RedisServer
 from shared.context import Context
 from shared.settings import ApiSettings, LimitSettings, TemplateSettings
 from tests.clock import FakeClock
-from tests.redis_server import RedisServer
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -48,7 +48,7 @@ def make_api_settings(**overrides: object) -> ApiSettings:
 
 
 @pytest.fixture
-def make_context(redis_client: redis.Redis, redis_server: RedisServer, clock: FakeClock):  # type: ignore[no-untyped-def]
+def make_context(redis_client: redis.Redis, redis_server: RedisServer, clock: FakeClock):
     def build(api: dict[str, object] | None = None, **limits: int) -> Context:
         return Context.create(
             make_api_settings(**{"redis_url": redis_server.url, **(api or {})}),

@@ -19,19 +19,19 @@ from tests.conftest import SECRET
 PEER = "203.0.113.7"
 
 
-def client_for(ctx, routes: list[Route], peer: str = PEER) -> FlaskClient:  # type: ignore[no-untyped-def]
+def client_for(ctx, routes: list[Route], peer: str = PEER) -> FlaskClient:
     client = function_app(ctx, routes).test_client()
     client.environ_base["REMOTE_ADDR"] = peer
     return client
 
 
 @pytest.fixture
-def ctx(make_context):  # type: ignore[no-untyped-def]
+def ctx(make_context):
     return make_context()
 
 
 @pytest.fixture
-def api(ctx) -> FlaskClient:  # type: ignore[no-untyped-def]
+def api(ctx) -> FlaskClient:
     return client_for(ctx, CONTAINER_ROUTES)
 
 
@@ -39,12 +39,12 @@ def pass_token(r: redis.Redis, peer: str = PEER, mode: str = "slider") -> str:
     return passes.issue(r, client_hash=client_hash(SECRET, peer), action="create", mode=mode)
 
 
-def create(api: FlaskClient, r: redis.Redis, template: str = "nginx", **kw):  # type: ignore[no-untyped-def]
+def create(api: FlaskClient, r: redis.Redis, template: str = "nginx", **kw):
     token = pass_token(r, kw.pop("peer", PEER), kw.pop("mode", "slider"))
     return api.post("/containers", json={"template": template, "captcha_token": token}, **kw)
 
 
-def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, redis_client):  # type: ignore[no-untyped-def]
+def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, redis_client):
     response = create(api, redis_client)
     assert response.status_code == 202
     body = response.get_json()
@@ -64,7 +64,7 @@ def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, re
     assert 0 < redis_client.ttl(keys.record(body["id"])) <= 24 * 3600 + 3600
 
 
-def test_list_get_delete_as_owner(api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_list_get_delete_as_owner(api, redis_client, clock):
     first = create(api, redis_client).get_json()
     clock.advance(1)
     second = create(api, redis_client, "whoami").get_json()
@@ -80,7 +80,7 @@ def test_list_get_delete_as_owner(api, redis_client, clock):  # type: ignore[no-
     assert types == ["create", "create", "delete"]  # a repeated delete appends nothing
 
 
-def test_bearer_token_identifies_rest_clients(ctx, redis_client):  # type: ignore[no-untyped-def]
+def test_bearer_token_identifies_rest_clients(ctx, redis_client):
     rest = client_for(ctx, CONTAINER_ROUTES)
     created = create(rest, redis_client)
     secret = created.headers["Sprout-Owner-Token"]
@@ -91,7 +91,7 @@ def test_bearer_token_identifies_rest_clients(ctx, redis_client):  # type: ignor
     assert [c["id"] for c in mine.get_json()["containers"]] == [created.get_json()["id"]]
 
 
-def test_other_owner_gets_404_on_read_and_delete(ctx, api, redis_client):  # type: ignore[no-untyped-def]
+def test_other_owner_gets_404_on_read_and_delete(ctx, api, redis_client):
     mine = create(api, redis_client).get_json()
     stranger = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.9")
     create(stranger, redis_client, peer="198.51.100.9")
@@ -106,7 +106,7 @@ def test_other_owner_gets_404_on_read_and_delete(ctx, api, redis_client):  # typ
     assert anonymous.delete(f"/containers/{mine['id']}").status_code == 404
 
 
-def test_etag_and_304(api, redis_client):  # type: ignore[no-untyped-def]
+def test_etag_and_304(api, redis_client):
     create(api, redis_client)
     first = api.get("/containers")
     etag = first.headers["ETag"]
@@ -116,7 +116,7 @@ def test_etag_and_304(api, redis_client):  # type: ignore[no-untyped-def]
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
 
 
-def test_templates_are_listed(api):  # type: ignore[no-untyped-def]
+def test_templates_are_listed(api):
     body = api.get("/containers/templates").get_json()
     names = [t["name"] for t in body["templates"]]
     assert names == ["nginx", "whoami", "python", "hello"]
@@ -130,29 +130,37 @@ def test_templates_are_listed(api):  # type: ignore[no-untyped-def]
         ({"data": "[1, 2]", "content_type": "application/json"}, 400, "bad_request"),
         ({"data": "template=nginx", "content_type": "text/plain"}, 415, "unsupported_media_type"),
         ({"json": {"template": "nginx"}}, 422, "invalid_field"),
-        ({"json": {"template": "nginx", "captcha_token": "x" * 20, "extra": 1}}, 422, "invalid_field"),
+        (
+            {"json": {"template": "nginx", "captcha_token": "x" * 20, "extra": 1}},
+            422,
+            "invalid_field",
+        ),
         ({"json": {"template": 5, "captcha_token": "x" * 20}}, 422, "invalid_field"),
         ({"json": {"template": "nginx", "captcha_token": "x" * 20}}, 403, "captcha_invalid"),
         ({"json": {"template": "nope", "captcha_token": "x" * 20}}, 422, "invalid_field"),
-        ({"data": "{" + " " * 70_000 + "}", "content_type": "application/json"}, 413, "payload_too_large"),
+        (
+            {"data": "{" + " " * 70_000 + "}", "content_type": "application/json"},
+            413,
+            "payload_too_large",
+        ),
         ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, "bad_request"),
     ],
 )
-def test_create_rejects_bad_input_with_the_right_status(api, kwargs, status, code):  # type: ignore[no-untyped-def]
+def test_create_rejects_bad_input_with_the_right_status(api, kwargs, status, code):
     response = api.post("/containers", **kwargs)
     assert response.status_code == status
     body = response.get_json()
     assert body["error"]["code"] == code and body["error"]["message"]
 
 
-def test_invalid_field_names_the_field(api):  # type: ignore[no-untyped-def]
+def test_invalid_field_names_the_field(api):
     body = api.post("/containers", json={"template": "nginx"}).get_json()
     assert body["error"]["details"][0]["field"] == "captcha_token"
     body = api.post("/containers", json={"template": "nope", "captcha_token": "x" * 20}).get_json()
     assert body["error"]["details"][0]["field"] == "template"
 
 
-def test_unknown_paths_and_methods(api):  # type: ignore[no-untyped-def]
+def test_unknown_paths_and_methods(api):
     assert api.get("/containers/x/y").status_code == 404
     assert api.get("/elsewhere").status_code == 404
     response = api.put("/containers")
@@ -160,7 +168,7 @@ def test_unknown_paths_and_methods(api):  # type: ignore[no-untyped-def]
     assert api.get("/containers/nosuchidxyz2").status_code == 404
 
 
-def test_token_is_single_use_and_bound_to_the_address(ctx, api, redis_client):  # type: ignore[no-untyped-def]
+def test_token_is_single_use_and_bound_to_the_address(ctx, api, redis_client):
     token = pass_token(redis_client)
     body = {"template": "nginx", "captcha_token": token}
     assert api.post("/containers", json=body).status_code == 202
@@ -171,7 +179,7 @@ def test_token_is_single_use_and_bound_to_the_address(ctx, api, redis_client):  
     assert elsewhere.post("/containers", json=foreign).status_code == 403
 
 
-def test_live_and_hourly_quotas(make_context, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_live_and_hourly_quotas(make_context, redis_client, clock):
     ctx = make_context(live_per_owner=2, live_per_address=3, creates_per_hour=4)
     api = client_for(ctx, CONTAINER_ROUTES)
     ids = [create(api, redis_client).get_json()["id"] for _ in range(2)]
@@ -196,7 +204,7 @@ def test_live_and_hourly_quotas(make_context, redis_client, clock):  # type: ign
     assert create(api, redis_client).get_json()["error"]["details"]["policy"] == "live_per_owner"
 
 
-def test_pow_path_has_a_stricter_hourly_quota(api, redis_client):  # type: ignore[no-untyped-def]
+def test_pow_path_has_a_stricter_hourly_quota(api, redis_client):
     assert create(api, redis_client, mode="pow").status_code == 202
     assert create(api, redis_client, mode="pow").status_code == 202
     third = create(api, redis_client, mode="pow")
@@ -205,7 +213,7 @@ def test_pow_path_has_a_stricter_hourly_quota(api, redis_client):  # type: ignor
     assert create(api, redis_client, mode="slider").status_code == 202
 
 
-def test_capacity_full_is_503_with_retry_after(make_context, redis_client):  # type: ignore[no-untyped-def]
+def test_capacity_full_is_503_with_retry_after(make_context, redis_client):
     ctx = make_context(capacity=1)
     first = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.1")
     second = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.2")
@@ -216,7 +224,7 @@ def test_capacity_full_is_503_with_retry_after(make_context, redis_client):  # t
     assert int(full.headers["Retry-After"]) == 3600
 
 
-def test_rate_limit_endpoint_reports_every_policy(ctx, api, redis_client):  # type: ignore[no-untyped-def]
+def test_rate_limit_endpoint_reports_every_policy(ctx, api, redis_client):
     limits_api = client_for(ctx, RATELIMIT_ROUTES)
     fresh = limits_api.get("/rate-limit").get_json()
     by_name = {p["name"]: p for p in fresh["policies"]}
@@ -241,7 +249,7 @@ def test_rate_limit_endpoint_reports_every_policy(ctx, api, redis_client):  # ty
     assert "RateLimit-Policy" in response.headers
 
 
-def test_redis_down_is_a_503_not_a_500(make_context):  # type: ignore[no-untyped-def]
+def test_redis_down_is_a_503_not_a_500(make_context):
     ctx = make_context(api={"redis_url": "redis://127.0.0.1:1/0"})
     response = client_for(ctx, RATELIMIT_ROUTES).get("/rate-limit")
     assert response.status_code == 503

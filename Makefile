@@ -1,0 +1,34 @@
+# Sprout: `make dev` starts the whole local stack; `make test` runs every check.
+.PHONY: dev test check lint bench bootstrap bootstrap-test openapi
+
+PY := .venv/bin/python
+
+dev: bootstrap
+	$(PY) -m deploy.local
+
+test: bootstrap-test
+	$(MAKE) --no-print-directory check
+
+check: lint
+	$(PY) -m pytest tests
+	@if [ -f frontend/package.json ]; then cd frontend && npm test --silent; fi
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy shared functions deploy benchmarks tests
+
+bench: bootstrap-test
+	$(PY) -m benchmarks.api
+	@for b in captcha worker stack; do \
+		if [ -f benchmarks/$$b.py ]; then $(PY) -m benchmarks.$$b || exit 1; fi; \
+	done
+
+openapi:
+	$(PY) -m shared.openapi > shared/openapi.json
+
+bootstrap:
+	@deploy/local/bootstrap.sh
+
+bootstrap-test:
+	@deploy/local/bootstrap.sh --test
