@@ -1,0 +1,204 @@
+"""The local gateway: routes paths like the Traefik routes in deploy/, and serves the page.
+
+It mirrors what Sprout relies on in Traefik: path-prefix routes with the longest prefix
+winning; `X-Real-Ip` set to the client's address (overwriting whatever the client sent);
+`X-Forwarded-For/-Proto/-Host` added; everything else passed through. The route table is
+read from the IngressRoute manifest (`deploy.manifests.route_table`), so the two cannot drift.
+Paths routed to the frontend are served from the built files, with the SPA fallback to
+index.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import mimetypes
+import signal
+import sys
+import threading
+import urllib.parse
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+FRONTEND = "frontend"
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+    "transfer-encoding", "upgrade", "x-real-ip", "x-forwarded-for", "x-forwarded-proto",
+    "x-forwarded-host",
+}  # fmt: skip
+MAX_BODY = 1024 * 1024
+
+
+class Gateway(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        routes: Sequence[tuple[str, str]],
+        upstreams: dict[str, str],
+        static_dir: Path | None,
+    ) -> None:
+        super().__init__(address, GatewayHandler)
+        # Longest prefix first: the rule Traefik applies to PathPrefix routes of one router set.
+        self.routes = sorted(routes, key=lambda route: len(route[0]), reverse=True)
+        self.upstreams = {name: urllib.parse.urlsplit(url) for name, url in upstreams.items()}
+        self.static_dir = static_dir
+        self.local = threading.local()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def service_for(self, path: str) -> str | None:
+        for prefix, service in self.routes:
+            if path.startswith(prefix):
+                return service
+        return None
+
+    def connection(self, service: str) -> http.client.HTTPConnection:
+        """A kept-alive connection to `service`, one per gateway thread."""
+        pool: dict[str, http.client.HTTPConnection] = getattr(self.local, "pool", {})
+        self.local.pool = pool
+        if service not in pool:
+            target = self.upstreams[service]
+            pool[service] = http.client.HTTPConnection(
+                target.hostname or "127.0.0.1", target.port, timeout=30
+            )
+        return pool[service]
+
+    def drop_connection(self, service: str) -> None:
+        pool: dict[str, http.client.HTTPConnection] = getattr(self.local, "pool", {})
+        connection = pool.pop(service, None)
+        if connection is not None:
+            connection.close()
+
+
+class GatewayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Gateway
+
+    def do_GET(self) -> None:
+        self.handle_any()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def handle_any(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        service = self.server.service_for(path)
+        if service is None:
+            self.send_json(404, "not_found", f"No route for {path}")
+        elif service == FRONTEND or service not in self.server.upstreams:
+            self.serve_static(path)
+        else:
+            self.proxy(service)
+
+    # Proxying -----------------------------------------------------------------------------
+
+    def proxy(self, service: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.send_json(413, "payload_too_large", "Request body too large")
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        client = self.client_address[0]
+        forwarded = self.headers.get("X-Forwarded-For")
+        headers["X-Real-Ip"] = client
+        headers["X-Forwarded-For"] = f"{forwarded}, {client}" if forwarded else client
+        headers["X-Forwarded-Proto"] = "http"
+        headers["X-Forwarded-Host"] = self.headers.get("Host", "")
+        for attempt in (1, 2):
+            connection = self.server.connection(service)
+            try:
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+                break
+            except (ConnectionError, http.client.HTTPException, OSError):
+                # A kept-alive connection the upstream closed: retry once on a fresh one.
+                self.server.drop_connection(service)
+                if attempt == 2:
+                    self.send_json(502, "bad_gateway", f"The {service} function is not answering")
+                    return
+        self.send_response_only(response.status, response.reason)
+        for name, value in response.getheaders():
+            if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    # Static files -------------------------------------------------------------------------
+
+    def serve_static(self, path: str) -> None:
+        root = self.server.static_dir
+        if root is None or not (root / "index.html").is_file():
+            self.send_json(503, "frontend_missing", "The frontend is not built (npm run build)")
+            return
+        if self.command not in ("GET", "HEAD"):
+            self.send_json(405, "method_not_allowed", "Static files are read-only")
+            return
+        candidate = (root / urllib.parse.unquote(path).lstrip("/")).resolve()
+        inside = candidate.is_relative_to(root.resolve())
+        if not inside or not candidate.is_file():
+            # SPA fallback: paths without a file extension get the page; missing assets 404.
+            if "." in Path(path).name:
+                self.send_json(404, "not_found", f"No such file: {path}")
+                return
+            candidate = root / "index.html"
+        data = candidate.read_bytes()
+        kind = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        hashed_asset = "/assets/" in path
+        cache = "public, max-age=31536000, immutable" if hashed_asset else "no-cache"
+        self.send_header("Cache-Control", cache)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def send_json(self, status: int, code: str, message: str) -> None:
+        data = json.dumps({"error": {"code": code, "message": message}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from deploy.manifests import route_table
+
+    parser = argparse.ArgumentParser(description="Sprout's local gateway")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--upstream", action="append", default=[], metavar="NAME=URL")
+    parser.add_argument("--static", type=Path, default=None)
+    options = parser.parse_args(argv)
+    upstreams = dict(item.split("=", 1) for item in options.upstream)
+    gateway = Gateway((options.host, options.port), route_table(), upstreams, options.static)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=gateway.shutdown).start())
+    print(gateway.url, flush=True)
+    try:
+        gateway.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        gateway.server_close()
+
+
+if __name__ == "__main__":
+    main()

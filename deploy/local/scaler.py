@@ -1,0 +1,185 @@
+"""The local scaler: starts worker jobs on stream lag, the way KEDA runs the ScaledJob.
+
+KEDA's ScaledJob with a `redis-streams` trigger on consumer-group lag, default scaling
+strategy, does on every polling interval:
+
+    lag          = XINFO GROUPS <stream> -> the group's `lag` (entries not yet delivered)
+    active       = lag > activationLagCount
+    max_scale    = min(maxReplicaCount, ceil(lag / lagCount))
+    to_start     = max_scale - running jobs          (if active)
+
+and each Job runs one worker process to completion. This module does exactly that with local
+processes, reading the same numbers from the ScaledJob manifest in deploy/ (through
+`deploy.manifests.scaler_settings`), so local behaviour cannot drift from the cluster's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger("sprout.scaler")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    stream: str
+    group: str
+    lag_count: int
+    activation_lag_count: int
+    max_replicas: int
+    polling_interval: float
+
+
+def desired_new_jobs(trigger: Trigger, lag: int, running: int) -> int:
+    """KEDA's default ScaledJob strategy: fill up to ceil(lag / lagCount), capped."""
+    if lag <= trigger.activation_lag_count:
+        return 0
+    max_scale = min(trigger.max_replicas, math.ceil(lag / trigger.lag_count))
+    return max(0, max_scale - running)
+
+
+def group_lag(client: redis.Redis, stream: str, group: str) -> int:
+    """The consumer group's lag, as KEDA reads it (Redis 7+); a missing stream has no lag."""
+    try:
+        groups = client.xinfo_groups(stream)
+    except redis.exceptions.ResponseError:
+        return 0
+    for info in groups:
+        if info.get("name") == group:
+            lag = info.get("lag")
+            # Redis answers nil when lag cannot be computed (entries deleted mid-history);
+            # KEDA then falls back to the stream length.
+            return int(lag) if lag is not None else int(client.xlen(stream))
+    return int(client.xlen(stream))  # no group yet: everything is undelivered
+
+
+class Scaler:
+    def __init__(
+        self,
+        client: redis.Redis,
+        trigger: Trigger,
+        start_job: Callable[[int], subprocess.Popen[bytes]],
+    ) -> None:
+        self.client = client
+        self.trigger = trigger
+        self.start_job = start_job
+        self.jobs: list[subprocess.Popen[bytes]] = []
+        self.started = 0
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def running(self) -> int:
+        self.jobs = [job for job in self.jobs if job.poll() is None]
+        return len(self.jobs)
+
+    def poll_once(self) -> int:
+        running = self.running()
+        lag = group_lag(self.client, self.trigger.stream, self.trigger.group)
+        count = desired_new_jobs(self.trigger, lag, running)
+        for _ in range(count):
+            self.started += 1
+            self.jobs.append(self.start_job(self.started))
+        self.peak = max(self.peak, len(self.jobs))
+        if count:
+            log.info("lag %d, %d running: started %d job(s)", lag, running, count)
+        return count
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except redis.exceptions.ConnectionError as error:
+                log.warning("redis unavailable: %s", error)
+            self._stop.wait(self.trigger.polling_interval)
+
+    def stop(self, grace: float = 10.0) -> None:
+        self._stop.set()
+        for job in self.jobs:
+            if job.poll() is None:
+                job.terminate()
+        deadline = time.monotonic() + grace
+        for job in self.jobs:
+            try:
+                job.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                job.kill()
+                job.wait()
+
+
+def job_starter(
+    command: Sequence[str], env: dict[str, str], log_dir: Path
+) -> Callable[[int], subprocess.Popen[bytes]]:
+    def start(number: int) -> subprocess.Popen[bytes]:
+        log_file = open(log_dir / "worker-jobs.log", "ab")  # noqa: SIM115 (held by the child)
+        log_file.write(f"--- job {number} ---\n".encode())
+        log_file.flush()
+        try:
+            return subprocess.Popen(
+                list(command), env={**os.environ, **env, "SPROUT_WORKER_JOB": str(number)},
+                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            log_file.close()
+
+    return start
+
+
+def load_trigger(polling_interval: float | None = None) -> Trigger:
+    from deploy.manifests import scaler_settings
+
+    settings = scaler_settings()
+    return Trigger(
+        stream=str(settings["stream"]),
+        group=str(settings["group"]),
+        lag_count=int(settings["lag_count"]),
+        activation_lag_count=int(settings["activation_lag_count"]),
+        max_replicas=int(settings["max_replicas"]),
+        polling_interval=polling_interval or float(settings["polling_interval"]),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Sprout's local KEDA-like scaler")
+    parser.add_argument("--redis-url", default=os.environ.get("SPROUT_REDIS_URL"))
+    parser.add_argument("--polling-interval", type=float, default=None,
+                        help="seconds between polls (default: the ScaledJob's)")  # fmt: skip
+    parser.add_argument("--log-dir", type=Path, default=Path("."))
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not options.redis_url:
+        parser.error("--redis-url or SPROUT_REDIS_URL is required")
+    trigger = load_trigger(options.polling_interval)
+    client = redis.Redis.from_url(options.redis_url, decode_responses=True)
+    scaler = Scaler(
+        client,
+        trigger,
+        job_starter([sys.executable, "-m", "functions.worker"], {}, options.log_dir),
+    )
+    signal.signal(signal.SIGTERM, lambda *_: scaler._stop.set())
+    log.info("watching %s/%s: %s", trigger.stream, trigger.group, trigger)
+    try:
+        scaler.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scaler.stop()
+
+
+if __name__ == "__main__":
+    main()
