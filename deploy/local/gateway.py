@@ -48,6 +48,8 @@ class Gateway(ThreadingHTTPServer):
         self.upstreams = {name: urllib.parse.urlsplit(url) for name, url in upstreams.items()}
         self.static_dir = static_dir
         self.local = threading.local()
+        self.open_connections: set[http.client.HTTPConnection] = set()
+        self.connections_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -66,9 +68,12 @@ class Gateway(ThreadingHTTPServer):
         self.local.pool = pool
         if service not in pool:
             target = self.upstreams[service]
-            pool[service] = http.client.HTTPConnection(
+            connection = http.client.HTTPConnection(
                 target.hostname or "127.0.0.1", target.port, timeout=30
             )
+            with self.connections_lock:
+                self.open_connections.add(connection)
+            pool[service] = connection
         return pool[service]
 
     def drop_connection(self, service: str) -> None:
@@ -76,6 +81,15 @@ class Gateway(ThreadingHTTPServer):
         connection = pool.pop(service, None)
         if connection is not None:
             connection.close()
+            with self.connections_lock:
+                self.open_connections.discard(connection)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self.connections_lock:
+            for connection in self.open_connections:
+                connection.close()
+            self.open_connections.clear()
 
 
 class GatewayHandler(BaseHTTPRequestHandler):

@@ -1,0 +1,121 @@
+"""The local gateway routes like Traefik, sets X-Real-Ip itself, and serves the page."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from deploy.local.gateway import Gateway
+
+
+class Echo(BaseHTTPRequestHandler):
+    """An upstream that answers with what it received."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.dumps(
+            {
+                "upstream": self.server.name,  # type: ignore[attr-defined]
+                "method": self.command,
+                "path": self.path,
+                "headers": dict(self.headers.items()),
+                "body": self.rfile.read(length).decode() if length else "",
+            }
+        ).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Set-Cookie", "a=b; HttpOnly")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_DELETE = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve(server: ThreadingHTTPServer) -> str:
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    host, port = server.server_address[:2]
+    return f"http://{host!s}:{port}"
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[str]:
+    upstreams = {}
+    servers = []
+    for name in ("containers", "captcha"):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        server.name = name  # type: ignore[attr-defined]
+        upstreams[name] = serve(server)
+        servers.append(server)
+    upstreams["gone"] = "http://127.0.0.1:1"
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<html>sprout</html>")
+    (tmp_path / "assets" / "app-123.js").write_text("console.log(1)")
+    routes = [("/", "frontend"), ("/containers", "containers"), ("/captcha", "captcha"),
+              ("/gone", "gone")]  # fmt: skip
+    gateway = Gateway(("127.0.0.1", 0), routes, upstreams, tmp_path)
+    url = serve(gateway)
+    yield url
+    gateway.shutdown()
+    gateway.server_close()
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None,
+          data: bytes | None = None) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+    request = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, dict(response.headers.items()), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers.items()), error.read()
+
+
+def test_longest_prefix_wins_and_the_path_is_kept(gateway: str) -> None:
+    status, headers, body = fetch(gateway + "/containers/abc?x=1", "POST", data=b'{"a": 1}',
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+    seen = json.loads(body)
+    assert status == 201 and seen["upstream"] == "containers"
+    assert seen["path"] == "/containers/abc?x=1" and seen["body"] == '{"a": 1}'
+    assert headers["Set-Cookie"] == "a=b; HttpOnly"
+    assert json.loads(fetch(gateway + "/captcha/request", "POST", data=b"{}")[2])["upstream"] == (
+        "captcha"
+    )
+
+
+def test_x_real_ip_is_set_by_the_gateway_not_the_client(gateway: str) -> None:
+    spoof = {"X-Real-Ip": "198.51.100.1", "X-Forwarded-For": "198.51.100.2"}
+    seen = json.loads(fetch(gateway + "/containers", headers=spoof)[2])["headers"]
+    assert seen["X-Real-Ip"] == "127.0.0.1"
+    assert seen["X-Forwarded-For"] == "198.51.100.2, 127.0.0.1"
+
+
+def test_static_files_and_spa_fallback(gateway: str) -> None:
+    status, headers, body = fetch(gateway + "/")
+    assert status == 200 and body == b"<html>sprout</html>"
+    assert headers["Cache-Control"] == "no-cache"
+    status, headers, body = fetch(gateway + "/assets/app-123.js")
+    assert status == 200 and "immutable" in headers["Cache-Control"]
+    assert headers["Content-Type"] == "text/javascript"
+    assert fetch(gateway + "/some/page")[2] == b"<html>sprout</html>"
+    assert fetch(gateway + "/assets/missing.js")[0] == 404
+    assert fetch(gateway + "/../../etc/passwd")[2] == b"<html>sprout</html>"
+
+
+def test_an_upstream_that_is_down_is_a_502_in_the_error_shape(gateway: str) -> None:
+    status, _, body = fetch(gateway + "/gone")
+    assert status == 502
+    assert json.loads(body)["error"]["code"] == "bad_gateway"

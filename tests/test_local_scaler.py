@@ -1,0 +1,76 @@
+"""The local scaler starts worker jobs on consumer-group lag the way KEDA's ScaledJob does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from deploy.local.scaler import Scaler, Trigger, desired_new_jobs, group_lag
+
+TRIGGER = Trigger(
+    stream="container_events", group="workers", lag_count=5, activation_lag_count=0,
+    max_replicas=10, polling_interval=0.05,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("lag", "running", "expected"),
+    [
+        (0, 0, 0),  # nothing to do: scale stays at zero
+        (1, 0, 1),  # activation at lag > 0
+        (5, 0, 1),
+        (6, 0, 2),
+        (6, 1, 1),  # running jobs count against the target
+        (49, 0, 10),
+        (1000, 0, 10),  # never more than maxReplicaCount
+        (1000, 10, 0),
+        (3, 4, 0),
+    ],
+)
+def test_desired_new_jobs_follows_kedas_default_strategy(
+    lag: int, running: int, expected: int
+) -> None:
+    assert desired_new_jobs(TRIGGER, lag, running) == expected
+
+
+def test_activation_threshold() -> None:
+    trigger = Trigger("s", "g", lag_count=5, activation_lag_count=3, max_replicas=10,
+                      polling_interval=1)  # fmt: skip
+    assert desired_new_jobs(trigger, 3, 0) == 0
+    assert desired_new_jobs(trigger, 4, 0) == 1
+
+
+def test_group_lag_counts_undelivered_entries_only(redis_client) -> None:
+    assert group_lag(redis_client, "container_events", "workers") == 0
+    for i in range(7):
+        redis_client.xadd("container_events", {"i": i})
+    assert group_lag(redis_client, "container_events", "workers") == 7  # no group yet
+    redis_client.xgroup_create("container_events", "workers", id="0")
+    assert group_lag(redis_client, "container_events", "workers") == 7
+    redis_client.xreadgroup("workers", "c1", {"container_events": ">"}, count=3)
+    assert group_lag(redis_client, "container_events", "workers") == 4
+
+
+def test_scaler_starts_jobs_up_to_the_cap_and_lets_them_exit(redis_client) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(number: int) -> subprocess.Popen[bytes]:
+        job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+        started.append(job)
+        return job
+
+    scaler = Scaler(redis_client, TRIGGER, start)
+    assert scaler.poll_once() == 0  # no stream: scale to zero
+    for i in range(100):
+        redis_client.xadd("container_events", {"i": i})
+    assert scaler.poll_once() == 10
+    assert scaler.poll_once() == 0  # ten still running
+    assert scaler.peak == 10
+    for job in started:
+        job.wait()
+    assert scaler.running() == 0
+    scaler.stop()
+    assert time.monotonic() > 0
