@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from shared import logs
 from shared.redis_client import Scripts, connect
 from shared.settings import ApiSettings, LimitSettings, TemplateSettings, load
 
@@ -43,6 +44,7 @@ class Context:
 
     @classmethod
     def from_environment(cls) -> Context:
+        logs.configure()
         return cls.create(load(ApiSettings), load(LimitSettings), load(TemplateSettings))
 
 

@@ -21,7 +21,7 @@ import flask
 import redis
 from pydantic import BaseModel, ValidationError
 
-from shared import identity
+from shared import identity, logs
 from shared.context import Context, LazyContext
 from shared.errors import (
     BadRequest,
@@ -85,6 +85,7 @@ def route(method: str, path: str, handler: Handler) -> Route:
 
 def serve(request: flask.Request, context: LazyContext, routes: Sequence[Route]) -> flask.Response:
     request_id = _request_id(request)
+    token = logs.request_id.set(request_id)
     call: Call | None = None
     try:
         handler, params = _dispatch(request, routes)
@@ -106,6 +107,8 @@ def serve(request: flask.Request, context: LazyContext, routes: Sequence[Route])
         response = error_response(
             SproutError("Something went wrong on our side.", details={"request_id": request_id})
         )
+    finally:
+        logs.request_id.reset(token)
     return _finish(response, call, request_id)
 
 

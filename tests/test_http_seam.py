@@ -1,0 +1,90 @@
+"""The HTTP seam: errors never leak, logs carry the request id, config errors say what."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import flask
+import pytest
+
+from shared import logs
+from shared.context import Context, LazyContext
+from shared.errors import ConfigError
+from shared.http import Call, route, serve
+from shared.settings import ApiSettings, TemplateSettings, load
+from tests.apps import function_app
+
+
+def boom(call: Call) -> flask.Response:
+    logging.getLogger("sprout.test").info("about to fail", extra={"template": "nginx"})
+    raise RuntimeError("secret internals /etc/passwd")
+
+
+def test_unhandled_errors_are_a_bare_500_with_the_request_id(make_context, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    client = function_app(make_context(), [route("GET", "/boom", boom)]).test_client()
+    response = client.get("/boom", headers={"X-Request-Id": "req-12345678"})
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body == {
+        "error": {
+            "code": "internal",
+            "message": "Something went wrong on our side.",
+            "details": {"request_id": "req-12345678"},
+        }
+    }
+    assert b"passwd" not in response.data and b"Traceback" not in response.data
+    assert response.headers["X-Request-Id"] == "req-12345678"
+
+
+def test_json_log_lines_carry_the_request_id(make_context) -> None:
+    formatter = logs.JsonFormatter()
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(formatter.format(record))
+
+    handler = Collect()
+    logger = logging.getLogger("sprout")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        client = function_app(make_context(), [route("GET", "/boom", boom)]).test_client()
+        client.get("/boom", headers={"X-Request-Id": "req-abcdefgh"})
+    finally:
+        logger.removeHandler(handler)
+    entries = [json.loads(line) for line in lines]
+    first = entries[0]
+    assert first["message"] == "about to fail" and first["template"] == "nginx"
+    assert all(entry["request_id"] == "req-abcdefgh" for entry in entries)
+    assert "RuntimeError" in entries[-1]["exception"]  # the traceback stays in the log
+
+
+def test_a_client_request_id_that_is_not_an_id_is_replaced(make_context) -> None:
+    client = function_app(make_context(), [route("GET", "/boom", boom)]).test_client()
+    response = client.get("/boom", headers={"X-Request-Id": "<script>"})
+    assert response.headers["X-Request-Id"] != "<script>"
+    assert len(response.headers["X-Request-Id"]) == 16
+
+
+def test_missing_configuration_is_named_and_answered_503(monkeypatch) -> None:
+    monkeypatch.delenv("SPROUT_REDIS_URL", raising=False)
+    monkeypatch.delenv("SPROUT_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SPROUT_REDIS_URL is missing; SPROUT_SECRET_KEY"):
+        load(ApiSettings)
+    monkeypatch.setenv("SPROUT_TEMPLATES", '[{"name": "x"}]')
+    with pytest.raises(ConfigError, match=r"SPROUT_TEMPLATES\[0\].image is missing"):
+        load(TemplateSettings)
+
+    def unconfigured() -> Context:
+        raise ConfigError("Sprout cannot start: SPROUT_REDIS_URL is missing")
+
+    app = flask.Flask("t")
+    with app.test_request_context("/rate-limit"):
+        response = serve(
+            flask.request, LazyContext(unconfigured), [route("GET", "/rate-limit", boom)]
+        )
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "misconfigured"
