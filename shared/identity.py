@@ -8,6 +8,7 @@ without the server secret.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -31,8 +32,15 @@ def is_owner_secret(value: str) -> bool:
 
 def keyed_hash(secret_key: str, purpose: str, value: str) -> str:
     """A short, stable, non-reversible id for `value` (owner secret, address, token)."""
-    message = f"{purpose}:{value}".encode()
-    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+    mac = _keyed(secret_key).copy()
+    mac.update(f"{purpose}:{value}".encode())
+    return mac.hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(secret_key: str) -> hmac.HMAC:
+    # Keying HMAC hashes the key each time; a keyed copy per request is cheaper.
+    return hmac.new(secret_key.encode(), digestmod=hashlib.sha256)
 
 
 def owner_hash(secret_key: str, owner_secret: str) -> str:

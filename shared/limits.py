@@ -35,9 +35,10 @@ CREATE_POLICIES = ("creates_per_address", "live_per_address", "live_per_owner")
 
 
 def policy(name: str, limit: int, used: int, reset: float, window: int | None = None) -> Policy:
-    return Policy(
+    # Built without validation: every field is computed here (this runs on each request).
+    return Policy.model_construct(
         name=name,
-        scope=SCOPES[name],  # type: ignore[arg-type]
+        scope=SCOPES[name],
         description=DESCRIPTIONS[name],
         limit=limit,
         remaining=max(0, limit - used),

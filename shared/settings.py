@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -55,6 +56,7 @@ class ApiSettings(BaseSettings):
             ipaddress.ip_network(cidr, strict=False)
         return value
 
+    @cached_property
     def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies]
 
