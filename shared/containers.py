@@ -13,6 +13,7 @@ from shared.models import Container, ContainerList, Policy, TemplateInfo, Templa
 from shared.passes import token_hash
 from shared.records import Record
 from shared.redis_client import Scripts
+from shared.settings import LimitSettings
 
 MAX_LISTED = 200
 
@@ -97,7 +98,7 @@ def create(
         ],
     )
     if not answer["ok"]:
-        raise _create_refusal(answer)
+        raise _create_refusal(answer, lim)
     record = Record.from_hash(answer["record"])
     policies = [
         limits.window_policy(
@@ -114,7 +115,7 @@ def create(
     return Created(record.to_api(), policies)
 
 
-def _create_refusal(answer: dict[str, object]) -> Exception:
+def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
     code = answer["code"]
     retry_after = int(answer.get("retry_after", 1))  # type: ignore[call-overload]
     if code == "captcha_invalid":
@@ -124,11 +125,15 @@ def _create_refusal(answer: dict[str, object]) -> Exception:
         )
     if code == "rate_limited":
         name = str(answer["policy"])
-        return RateLimited(
+        refused = RateLimited(
             f"{limits.DESCRIPTIONS[name]}: limit reached. Try again in {retry_after} s.",
             policy=name,
             retry_after=retry_after,
         )
+        window = lim.create_window if name.endswith("creates_per_address") else None
+        exhausted = limits.policy(name, limits.limit_of(name, lim), 10**9, retry_after, window)
+        refused.headers.update(limits.headers([exhausted]))
+        return refused
     if code == "capacity_full":
         return Unavailable(
             f"Sprout is full right now. Try again in {retry_after} s.",

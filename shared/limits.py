@@ -31,7 +31,17 @@ SCOPES = {
     "challenges_per_address": "address",
     "capacity": "global",
 }
-CREATE_POLICIES = ("creates_per_address", "live_per_address", "live_per_owner")
+
+
+def limit_of(name: str, limits: LimitSettings) -> int:
+    return {
+        "creates_per_address": limits.creates_per_hour,
+        "pow_creates_per_address": limits.pow_creates_per_hour,
+        "live_per_address": limits.live_per_address,
+        "live_per_owner": limits.live_per_owner,
+        "challenges_per_address": limits.challenges_per_minute,
+        "capacity": limits.capacity,
+    }[name]
 
 
 def policy(name: str, limit: int, used: int, reset: float, window: int | None = None) -> Policy:

@@ -188,6 +188,8 @@ def test_live_and_hourly_quotas(make_context, redis_client, clock):
     error = refused.get_json()["error"]
     assert error["details"]["policy"] == "live_per_owner"
     assert int(refused.headers["Retry-After"]) == 3600
+    assert refused.headers["RateLimit"] == '"live_per_owner";r=0;t=3600'
+    assert refused.headers["RateLimit-Policy"] == '"live_per_owner";q=2'
     # Deleting frees the owner's live quota at once, but the hourly creates stay counted.
     api.delete(f"/containers/{ids[0]}")
     assert create(api, redis_client).status_code == 202
@@ -198,6 +200,7 @@ def test_live_and_hourly_quotas(make_context, redis_client, clock):
     assert fifth.status_code == 429
     assert fifth.get_json()["error"]["details"]["policy"] == "creates_per_address"
     assert int(fifth.headers["Retry-After"]) == 3000
+    assert fifth.headers["RateLimit-Policy"] == '"creates_per_address";q=4;w=3600'
     clock.advance(3001)
     assert fifth.status_code == 429  # the original answer stays what it was
     # The window has moved; but the two containers created are still live (owner quota 2).
