@@ -45,10 +45,9 @@ def limit_of(name: str, limits: LimitSettings) -> int:
 
 
 def policy(name: str, limit: int, used: int, reset: float, window: int | None = None) -> Policy:
-    # Built without validation: every field is computed here (this runs on each request).
-    return Policy.model_construct(
+    return Policy(
         name=name,
-        scope=SCOPES[name],
+        scope=SCOPES[name],  # type: ignore[arg-type]
         description=DESCRIPTIONS[name],
         limit=limit,
         remaining=max(0, limit - used),
