@@ -80,7 +80,7 @@ export function App() {
       <NetworkBanner />
 
       <main className="mx-auto grid max-w-6xl gap-6 px-4 py-6 sm:px-6 lg:grid-cols-[minmax(0,24rem)_minmax(0,1fr)] lg:items-start lg:gap-8 lg:py-10">
-        <section aria-labelledby="new-container" className="lg:sticky lg:top-6">
+        <section aria-labelledby="new-container" className="min-w-0 lg:sticky lg:top-6">
           <CreateContainer ref={createRef} templates={templates} onCreated={onCreated} />
           <ul className="mt-4 hidden space-y-2 px-1 text-sm text-slate-600 lg:block dark:text-slate-400">
             <li>• Each container lives up to an hour, then it is deleted.</li>
@@ -89,7 +89,13 @@ export function App() {
           </ul>
         </section>
 
-        <section id="containers" ref={listRef} aria-labelledby="containers-title" className="min-w-0 scroll-mt-4">
+        <section
+          id="containers"
+          ref={listRef}
+          aria-labelledby="containers-title"
+          // On a phone a returning visitor sees their containers first; the create form follows.
+          className={`min-w-0 scroll-mt-4 ${containers?.some((c) => c.state !== 'deleted') ? 'order-first lg:order-none' : ''}`}
+        >
           <div className="mb-3 flex items-baseline justify-between gap-3">
             <h2 id="containers-title" className="text-lg font-semibold tracking-tight text-slate-900 dark:text-white">
               Your containers

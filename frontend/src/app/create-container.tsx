@@ -112,7 +112,6 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
         onClose={() => setOpen(false)}
         locked={creating}
         title="Quick check"
-        description="Slide the piece into its gap to show you are a person."
         initialFocusSelector="[role=slider]"
       >
         <CaptchaPanel onPassed={onPassed} deps={captchaDeps} />

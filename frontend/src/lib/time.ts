@@ -13,7 +13,7 @@ export function formatClock(totalSeconds: number): string {
 /** "less than a minute", "5 minutes", "1 hour 5 minutes" — for sentences. */
 export function formatDurationWords(totalSeconds: number): string {
   const s = Math.max(0, Math.ceil(totalSeconds));
-  if (s < 60) return s <= 1 ? '1 second' : `${s} seconds`;
+  if (s < 120) return s <= 1 ? '1 second' : `${s} seconds`;
   const minutes = Math.ceil(s / 60);
   if (minutes < 60) return minutes === 1 ? '1 minute' : `${minutes} minutes`;
   const h = Math.floor(minutes / 60);

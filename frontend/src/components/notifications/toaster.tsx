@@ -46,6 +46,7 @@ function Toast({ n }: { n: Notification }) {
   return (
     <div
       role={n.tone === 'error' ? 'alert' : 'status'}
+      data-testid="toast"
       className={cn(
         'pointer-events-auto relative flex w-full gap-3 overflow-hidden rounded-2xl border p-4 pr-10 shadow-lg shadow-slate-900/10 motion-safe:animate-toast-in dark:shadow-black/40',
         tone.box,

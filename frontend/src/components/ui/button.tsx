@@ -3,7 +3,7 @@ import { cn } from '@/lib/cn';
 import { Spinner } from './spinner';
 
 type Variant = 'primary' | 'secondary' | 'ghost' | 'danger';
-type Size = 'sm' | 'md' | 'lg';
+type Size = 'xs' | 'sm' | 'md' | 'lg';
 
 const variants: Record<Variant, string> = {
   primary:
@@ -17,6 +17,7 @@ const variants: Record<Variant, string> = {
 };
 
 const sizes: Record<Size, string> = {
+  xs: 'h-9 px-2 text-sm gap-1.5 rounded-lg',
   sm: 'h-9 px-3 text-sm gap-1.5 rounded-lg',
   md: 'h-11 px-4 text-sm gap-2 rounded-xl',
   lg: 'h-12 px-5 text-base gap-2 rounded-xl',

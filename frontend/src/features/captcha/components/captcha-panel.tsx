@@ -51,6 +51,11 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
 
   return (
     <div>
+      <p className="mb-4 text-sm text-slate-600 dark:text-slate-400">
+        {mode === 'slider'
+          ? 'Slide the piece into its gap to show you are a person.'
+          : 'No puzzle: your browser proves it is not a bulk bot by doing a little work.'}
+      </p>
       {mode === 'slider' ? (
         <>
           {challenge && challenge.background && challenge.piece && challenge.piece_size != null && challenge.piece_y != null ? (
@@ -111,9 +116,11 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
         {status === 'failed' || status === 'error'
           ? flow.message
           : status === 'verifying'
-            ? flow.powDone
-              ? 'Checking your answer…'
-              : 'Finishing the background check…'
+            ? mode === 'pow'
+              ? 'Your browser is working; this usually takes under ten seconds.'
+              : flow.powDone
+                ? 'Checking your answer…'
+                : 'Finishing the background check…'
             : status === 'passed'
               ? 'Verified. Creating your container…'
               : mode === 'slider'
@@ -121,10 +128,11 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
                 : ''}
       </p>
 
-      <div className="mt-2 flex flex-wrap items-center justify-between gap-2 border-t border-slate-200 pt-3 dark:border-slate-800">
+      <div className="mt-2 flex items-center justify-between gap-1 border-t border-slate-200 pt-3 dark:border-slate-800">
         <Button
           variant="ghost"
-          size="sm"
+          size="xs"
+          className="-ml-2"
           icon={<RefreshCw className="h-4 w-4" aria-hidden />}
           onClick={flow.newChallenge}
           disabled={status === 'verifying' || status === 'passed' || status === 'loading'}
@@ -133,7 +141,8 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
         </Button>
         <Button
           variant="ghost"
-          size="sm"
+          size="xs"
+          className="-mr-2"
           icon={mode === 'slider' ? <Accessibility className="h-4 w-4" aria-hidden /> : <Puzzle className="h-4 w-4" aria-hidden />}
           onClick={() => flow.setMode(mode === 'slider' ? 'pow' : 'slider')}
           disabled={status === 'verifying' || status === 'passed'}

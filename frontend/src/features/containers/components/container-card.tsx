@@ -28,7 +28,7 @@ function PhaseSteps({ phase }: { phase: PendingPhase | null }) {
                 'inline-flex items-center gap-1.5 rounded-full px-2 py-0.5 text-xs font-medium',
                 state === 'current' && 'bg-amber-100 text-amber-900 dark:bg-amber-400/15 dark:text-amber-200',
                 state === 'done' && 'text-slate-700 dark:text-slate-300',
-                state === 'todo' && 'text-slate-500 dark:text-slate-500',
+                state === 'todo' && 'text-slate-500 dark:text-slate-400',
               )}
             >
               <span

@@ -45,7 +45,7 @@ export function TemplatePicker({ templates, status, value, onChange, onRetry }: 
     return <p className="text-sm text-slate-600 dark:text-slate-400">No templates are offered right now.</p>;
   }
   return (
-    <fieldset>
+    <fieldset className="min-w-0">
       <legend className="sr-only">Template</legend>
       <div className="grid gap-2">
         {templates.map((t) => {
@@ -55,7 +55,7 @@ export function TemplatePicker({ templates, status, value, onChange, onRetry }: 
             <label
               key={t.name}
               className={cn(
-                'group relative flex cursor-pointer gap-3 rounded-xl border p-3 transition-colors motion-reduce:transition-none',
+                'group relative flex min-w-0 cursor-pointer gap-3 rounded-xl border p-3 transition-colors motion-reduce:transition-none',
                 'has-[:focus-visible]:outline has-[:focus-visible]:outline-2 has-[:focus-visible]:outline-offset-2 has-[:focus-visible]:outline-emerald-600',
                 checked
                   ? 'border-emerald-600 bg-emerald-50/70 ring-1 ring-emerald-600 dark:border-emerald-500 dark:bg-emerald-400/10 dark:ring-emerald-500'
@@ -104,9 +104,9 @@ export function TemplatePicker({ templates, status, value, onChange, onRetry }: 
                     <span className="sr-only">Memory</span>
                     {t.memory}
                   </span>
-                  <span className="min-w-0 truncate font-mono" title={t.image}>
-                    {t.image.split('@')[0]}
-                  </span>
+                </span>
+                <span className="mt-1 block truncate font-mono text-xs text-slate-500 dark:text-slate-400" title={t.image}>
+                  {t.image.split('@')[0]}
                 </span>
               </span>
             </label>

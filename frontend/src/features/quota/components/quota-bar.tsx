@@ -7,7 +7,7 @@ import type { PolicyState } from '../store';
 
 function Meter({ used, limit }: { used: number; limit: number }) {
   return (
-    <span className="flex gap-0.5" aria-hidden>
+    <span className="hidden gap-0.5 sm:flex" aria-hidden>
       {Array.from({ length: Math.min(limit, 10) }, (_, i) => (
         <span
           key={i}
@@ -25,7 +25,7 @@ function Chip({ children, label }: { children: React.ReactNode; label: string })
   return (
     <li
       aria-label={label}
-      className="flex h-9 items-center gap-2 rounded-full border border-slate-200 bg-white/80 px-3 text-sm text-slate-700 shadow-sm dark:border-slate-800 dark:bg-slate-900/80 dark:text-slate-300"
+      className="flex h-8 items-center gap-1.5 rounded-full border border-slate-200 bg-white/80 px-2.5 text-xs sm:h-9 sm:gap-2 sm:px-3 sm:text-sm text-slate-700 shadow-sm dark:border-slate-800 dark:bg-slate-900/80 dark:text-slate-300"
     >
       {children}
     </li>
@@ -45,8 +45,8 @@ export function QuotaBar() {
   if (!loaded && !creates && !live) {
     return (
       <ul className="flex flex-wrap gap-2" aria-label="Your quota (loading)">
-        <li className="h-9 w-36 rounded-full bg-slate-200/70 dark:bg-slate-800" aria-hidden />
-        <li className="h-9 w-24 rounded-full bg-slate-200/70 dark:bg-slate-800" aria-hidden />
+        <li className="h-8 w-36 rounded-full sm:h-9 bg-slate-200/70 dark:bg-slate-800" aria-hidden />
+        <li className="h-8 w-24 rounded-full sm:h-9 bg-slate-200/70 dark:bg-slate-800" aria-hidden />
       </ul>
     );
   }
@@ -78,7 +78,9 @@ export function QuotaBar() {
         <Chip label={`Create quota resets in ${formatClock(reset)}`}>
           <RotateCcw className="h-4 w-4 text-slate-500 dark:text-slate-400" aria-hidden />
           <span>
-            resets in <span className="font-mono tabular-nums text-slate-900 dark:text-white">{formatClock(reset)}</span>
+            <span className="hidden sm:inline">resets in </span>
+            <span className="sm:hidden">resets </span>
+            <span className="font-mono tabular-nums text-slate-900 dark:text-white">{formatClock(reset)}</span>
           </span>
         </Chip>
       ) : null}
