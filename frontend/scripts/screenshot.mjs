@@ -122,15 +122,17 @@ async function shoot(name, { api = {}, act, schemes = ['light', 'dark'], viewpor
       const puzzle = await makePuzzle(puzzlePage);
       await puzzlePage.close();
       let list = api.containers ?? [];
+      let limits = api.rateLimit ?? rateLimit();
       const json = (route, status, body, headers = {}) =>
         route.fulfill({ status, contentType: 'application/json', headers: { 'RateLimit-Policy': '"creates_per_address";q=5;w=3600', ...headers }, body: JSON.stringify(body) });
       await page.route('**/containers/templates', (r) => json(r, 200, templates));
-      await page.route('**/rate-limit', (r) => json(r, 200, api.rateLimit ?? rateLimit()));
+      await page.route('**/rate-limit', (r) => json(r, 200, limits));
       await page.route(/\/containers(\?.*)?$/, async (r) => {
         const req = r.request();
         if (req.method() === 'POST') {
           const c = api.create ?? { status: 202, body: record('c-new00001', 'pending', { phase: 'queued' }) };
           if (c.status === 202) list = [c.body, ...list];
+          if (c.status === 429) limits = rateLimit(0, 2);
           return json(r, c.status, c.body, c.headers);
         }
         return json(r, 200, { containers: list }, { ETag: `"v${list.length}"` });
@@ -153,6 +155,7 @@ async function shoot(name, { api = {}, act, schemes = ['light', 'dark'], viewpor
       if (overflow > 0) console.warn(`  ${name}-${vp}-${scheme}: page is ${overflow}px wider than the viewport`);
       const file = join(out, `${name}-${vp}-${scheme}.png`);
       await page.screenshot({ path: file, fullPage });
+      if (fullPage) await page.screenshot({ path: file.replace('.png', '-fold.png') });
       if (errors.length) console.warn(`  ${name}-${vp}-${scheme}: page errors:\n    ${errors.join('\n    ')}`);
       console.log(`saved ${file}`);
       await context.close();

@@ -19,7 +19,7 @@ function prefersReducedMotion() {
 export function App() {
   useOnlineTracking();
   const templates = useTemplates();
-  const { containers, upsert } = useContainers();
+  const { containers, upsert, refresh } = useContainers();
   const [toDelete, setToDelete] = useState<Container | null>(null);
   const createRef = useRef<HTMLDivElement>(null);
   const listRef = useRef<HTMLElement>(null);
@@ -125,7 +125,7 @@ export function App() {
         </p>
       </footer>
 
-      <DeleteDialog container={toDelete} onClose={() => setToDelete(null)} onDeleted={onDeleted} />
+      <DeleteDialog container={toDelete} onClose={() => setToDelete(null)} onDeleted={onDeleted} onFailed={refresh} />
       <Toaster />
     </div>
   );

@@ -102,7 +102,7 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
         ) : (
           <>
             <ShieldCheck className="h-4 w-4 shrink-0" aria-hidden />
-            <span>A quick puzzle keeps bots out. No account, no tracking.</span>
+            <span>A quick puzzle keeps bots out. No account needed.</span>
           </>
         )}
       </p>

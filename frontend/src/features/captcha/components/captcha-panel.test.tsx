@@ -65,6 +65,7 @@ describe('CaptchaPanel', () => {
     const slider = await screen.findByRole('slider');
     expect(slider).toHaveAttribute('aria-valuenow', '0');
     expect(slider).not.toHaveAttribute('aria-disabled');
+    expect(slider).toHaveFocus();
     expect(onPassed).not.toHaveBeenCalled();
   });
 

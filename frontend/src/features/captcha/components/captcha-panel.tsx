@@ -46,16 +46,17 @@ function PowProgress({ attempts, difficulty, done }: { attempts: number; difficu
 export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
   const flow = useCaptcha(onPassed, deps);
   const { challenge, status, mode } = flow;
+  // While the proof of work is still running the visitor may switch or restart; once the answer
+  // is on its way to the server, not.
+  const busy = status === 'passed' || (status === 'verifying' && (mode === 'slider' || flow.powDone));
   const sliderStatus: SliderStatus =
     status === 'verifying' ? 'verifying' : status === 'passed' ? 'passed' : status === 'failed' ? 'failed' : 'ready';
 
   return (
     <div>
-      <p className="mb-4 text-sm text-slate-600 dark:text-slate-400">
-        {mode === 'slider'
-          ? 'Slide the piece into its gap to show you are a person.'
-          : 'No puzzle: your browser proves it is not a bulk bot by doing a little work.'}
-      </p>
+      {mode === 'slider' ? (
+        <p className="mb-4 text-sm text-slate-600 dark:text-slate-400">Slide the piece into its gap to show you are a person.</p>
+      ) : null}
       {mode === 'slider' ? (
         <>
           {challenge && challenge.background && challenge.piece && challenge.piece_size != null && challenge.piece_y != null ? (
@@ -69,6 +70,7 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
               pieceY={challenge.piece_y}
               status={sliderStatus}
               onSubmit={flow.submit}
+              autoFocus
             />
           ) : (
             <div className="mx-auto w-full max-w-[320px]" aria-busy={status === 'loading'}>
@@ -89,8 +91,8 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
           <div className="flex gap-3">
             <Cpu className="mt-0.5 h-5 w-5 shrink-0 text-emerald-700 dark:text-emerald-400" aria-hidden />
             <p className="text-sm text-slate-700 dark:text-slate-300">
-              Instead of the puzzle, your browser solves a small computation. It takes a few seconds and needs nothing
-              from you. This path has stricter limits.
+              Instead of the puzzle, your browser solves a small computation. It usually takes under ten seconds and
+              needs nothing from you. This path has stricter limits.
             </p>
           </div>
           <div className="mt-4" aria-live="polite">
@@ -117,7 +119,9 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
           ? flow.message
           : status === 'verifying'
             ? mode === 'pow'
-              ? 'Your browser is working; this usually takes under ten seconds.'
+              ? flow.powDone
+                ? 'Checking…'
+                : ''
               : flow.powDone
                 ? 'Checking your answer…'
                 : 'Finishing the background check…'
@@ -135,7 +139,7 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
           className="-ml-2"
           icon={<RefreshCw className="h-4 w-4" aria-hidden />}
           onClick={flow.newChallenge}
-          disabled={status === 'verifying' || status === 'passed' || status === 'loading'}
+          disabled={busy || status === 'loading'}
         >
           New {mode === 'slider' ? 'puzzle' : 'check'}
         </Button>
@@ -145,7 +149,7 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
           className="-mr-2"
           icon={mode === 'slider' ? <Accessibility className="h-4 w-4" aria-hidden /> : <Puzzle className="h-4 w-4" aria-hidden />}
           onClick={() => flow.setMode(mode === 'slider' ? 'pow' : 'slider')}
-          disabled={status === 'verifying' || status === 'passed'}
+          disabled={busy}
         >
           {mode === 'slider' ? "Can't use the puzzle?" : 'Use the puzzle instead'}
         </Button>

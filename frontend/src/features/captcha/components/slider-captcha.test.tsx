@@ -161,3 +161,10 @@ describe('SliderCaptcha: keyboard', () => {
     expect(screen.getByText('Checking…')).toBeInTheDocument();
   });
 });
+
+describe('SliderCaptcha: focus', () => {
+  it('takes focus when asked, so a fresh puzzle keeps keyboard users on the handle', () => {
+    const { slider } = setup({ autoFocus: true });
+    expect(slider).toHaveFocus();
+  });
+});

@@ -1,5 +1,5 @@
 import { ArrowRight, Check, LoaderCircle, X } from 'lucide-react';
-import { useCallback, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
 import type { InputKind, TrackPoint } from '@/api/types';
 import { cn } from '@/lib/cn';
 
@@ -20,6 +20,8 @@ export interface SliderCaptchaProps {
   pieceY: number;
   status: SliderStatus;
   onSubmit: (s: SliderSubmission) => void;
+  /** Focus the handle when it appears (a fresh puzzle after a failure keeps keyboard users in place). */
+  autoFocus?: boolean;
 }
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
@@ -30,7 +32,7 @@ const round1 = (v: number) => Math.round(v * 10) / 10;
  * Pointer: the track is every pointer move from down to up, then it submits on release.
  * Keyboard: arrows ±1 px, PgUp/PgDn ±10 px, Home/End, Enter submits; each key press is a point.
  */
-export function SliderCaptcha({ width, height, background, piece, pieceSize, pieceY, status, onSubmit }: SliderCaptchaProps) {
+export function SliderCaptcha({ width, height, background, piece, pieceSize, pieceY, status, onSubmit, autoFocus }: SliderCaptchaProps) {
   const max = Math.max(0, width - pieceSize);
   const [x, setX] = useState(0);
   const [dragging, setDragging] = useState(false);
@@ -41,6 +43,11 @@ export function SliderCaptcha({ width, height, background, piece, pieceSize, pie
   const drag = useRef<{ id: number; startClientX: number; startClientY: number; startX: number; t0: number; scale: number } | null>(null);
   const keyT0 = useRef(0);
   const interactive = status === 'ready';
+  const handle = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (autoFocus) handle.current?.focus({ preventScroll: true });
+  }, [autoFocus]);
 
   const move = useCallback(
     (next: number) => {
@@ -205,6 +212,7 @@ export function SliderCaptcha({ width, height, background, piece, pieceSize, pie
           Slide to fit the piece
         </span>
         <div
+          ref={handle}
           role="slider"
           tabIndex={interactive ? 0 : -1}
           aria-label="Puzzle piece position"

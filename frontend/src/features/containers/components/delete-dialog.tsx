@@ -9,10 +9,12 @@ export interface DeleteDialogProps {
   container: Container | null;
   onClose: () => void;
   onDeleted: (c: Container) => void;
+  /** e.g. 404 (already gone): refresh the list; the error itself is already shown. */
+  onFailed?: () => void;
   remove?: typeof deleteContainer;
 }
 
-export function DeleteDialog({ container, onClose, onDeleted, remove = deleteContainer }: DeleteDialogProps) {
+export function DeleteDialog({ container, onClose, onDeleted, onFailed, remove = deleteContainer }: DeleteDialogProps) {
   const [busy, setBusy] = useState(false);
   return (
     <Dialog
@@ -47,6 +49,7 @@ export function DeleteDialog({ container, onClose, onDeleted, remove = deleteCon
               onClose();
             } catch {
               // already reported through the notification path
+              onFailed?.();
               onClose();
             } finally {
               setBusy(false);

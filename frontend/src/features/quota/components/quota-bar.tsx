@@ -21,11 +21,11 @@ function Meter({ used, limit }: { used: number; limit: number }) {
   );
 }
 
-function Chip({ children, label }: { children: React.ReactNode; label: string }) {
+function Chip({ children, label, className }: { children: React.ReactNode; label: string; className?: string }) {
   return (
     <li
       aria-label={label}
-      className="flex h-8 items-center gap-1.5 rounded-full border border-slate-200 bg-white/80 px-2.5 text-xs sm:h-9 sm:gap-2 sm:px-3 sm:text-sm text-slate-700 shadow-sm dark:border-slate-800 dark:bg-slate-900/80 dark:text-slate-300"
+      className={cn(className, 'flex h-8 items-center gap-1.5 rounded-full border border-slate-200 bg-white/80 px-2.5 text-xs sm:h-9 sm:gap-2 sm:px-3 sm:text-sm text-slate-700 shadow-sm dark:border-slate-800 dark:bg-slate-900/80 dark:text-slate-300')}
     >
       {children}
     </li>
@@ -62,6 +62,9 @@ export function QuotaBar() {
             <strong className="font-semibold text-slate-900 dark:text-white">{creates.remaining}</strong>
             <span className="text-slate-500 dark:text-slate-400">/{creates.limit}</span> creates left
           </span>
+          {reset != null && createsUsed ? (
+            <span className="font-mono tabular-nums text-slate-600 sm:hidden dark:text-slate-400">· resets {formatClock(reset)}</span>
+          ) : null}
           <Meter used={createsUsed ?? 0} limit={creates.limit} />
         </Chip>
       ) : null}
@@ -75,11 +78,10 @@ export function QuotaBar() {
         </Chip>
       ) : null}
       {reset != null && createsUsed ? (
-        <Chip label={`Create quota resets in ${formatClock(reset)}`}>
+        <Chip label={`Create quota resets in ${formatClock(reset)}`} className="hidden sm:flex">
           <RotateCcw className="h-4 w-4 text-slate-500 dark:text-slate-400" aria-hidden />
           <span>
-            <span className="hidden sm:inline">resets in </span>
-            <span className="sm:hidden">resets </span>
+            resets in{' '}
             <span className="font-mono tabular-nums text-slate-900 dark:text-white">{formatClock(reset)}</span>
           </span>
         </Chip>
