@@ -93,7 +93,7 @@ describe('App: the whole create flow against the API contract', () => {
     expect(await screen.findByText('Slow down a little')).toBeInTheDocument();
     expect(screen.getByText(/You can try again in 5 minutes/)).toBeInTheDocument();
     await waitFor(() => expect(screen.getByRole('button', { name: 'Create Static web server' })).toBeDisabled());
-    expect(screen.getByText(/^Try again in (4:5\d|5:0\d)$/)).toBeInTheDocument();
+    expect(screen.getByText(/^Limit reached. Try again in (4:5\d|5:0\d)$/)).toBeInTheDocument();
     expect(screen.queryByTestId('container-c-new')).not.toBeInTheDocument();
   });
 });

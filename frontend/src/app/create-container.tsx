@@ -64,7 +64,7 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
   const liveLeft = quota.live?.remaining;
 
   let blocked: string | null = null;
-  if (cooling) blocked = cooldown.reason === 'capacity_full' ? `Sprout is full. Try again in ${formatClock(cooling)}` : `Try again in ${formatClock(cooling)}`;
+  if (cooling) blocked = cooldown.reason === 'capacity_full' ? `Sprout is full. Try again in ${formatClock(cooling)}` : `Limit reached. Try again in ${formatClock(cooling)}`;
   else if (createsLeft === 0) blocked = createsReset ? `Create limit reached. Resets in ${formatClock(createsReset)}` : 'Create limit reached';
   else if (liveLeft === 0) blocked = 'You have the most live containers allowed. Delete one to start another.';
 

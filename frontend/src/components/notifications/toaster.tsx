@@ -75,13 +75,13 @@ function Toast({ n }: { n: Notification }) {
   );
 }
 
-/** Renders the one notification stack. Phones: bottom; larger screens: top right. */
+/** Renders the one notification stack, bottom (phones) or bottom right (larger screens), clear of the header. */
 export function Toaster() {
   const items = useStore(notificationStore);
   return (
     <div
       aria-live="polite"
-      className="pointer-events-none fixed inset-x-0 bottom-0 z-50 flex flex-col gap-2 p-3 pb-[max(0.75rem,env(safe-area-inset-bottom))] sm:inset-x-auto sm:bottom-auto sm:right-0 sm:top-0 sm:w-[24rem] sm:p-5"
+      className="pointer-events-none fixed inset-x-0 bottom-0 z-50 flex flex-col gap-2 p-3 pb-[max(0.75rem,env(safe-area-inset-bottom))] sm:inset-x-auto sm:bottom-0 sm:right-0 sm:w-[24rem] sm:p-5"
     >
       {items.map((n) => (
         <Toast key={n.id} n={n} />
