@@ -1,0 +1,99 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import type { Container } from '@/api/types';
+import { makeChallenge, makeContainer, templates } from '@/testing/fixtures';
+import { routeFetch, type StubResponse } from '@/testing/fetch-stub';
+import { App } from './app';
+
+function backend(opts: { create?: StubResponse } = {}) {
+  const now = Date.now() / 1000;
+  let list: Container[] = [];
+  let version = 0;
+  const policies = (remaining: number) => ({
+    policies: [
+      { name: 'creates_per_address', limit: 5, remaining, reset: 600, window: 3600, scope: 'address', description: '' },
+      { name: 'live_per_owner', limit: 3, remaining: 3 - list.filter((c) => c.state !== 'deleted').length, reset: 0, window: 0, scope: 'owner', description: '' },
+    ],
+  });
+  return routeFetch((req) => {
+    const path = req.url;
+    if (path === '/containers/templates') return { status: 200, body: { templates, cluster: { simulated: true } } };
+    if (path === '/rate-limit') return { status: 200, body: policies(5 - version) };
+    if (path === '/captcha/request') return { status: 200, body: makeChallenge({ pow: { salt: 'app', difficulty: 4 } }) };
+    if (path === '/captcha/verify') return { status: 200, body: { token: 'pass-xyz', expires_at: now + 120 } };
+    if (path === '/containers' && req.method === 'GET') {
+      const etag = `"v${version}"`;
+      if (req.headers['If-None-Match'] === etag) return { status: 304, headers: { ETag: etag } };
+      return { status: 200, body: { containers: list }, headers: { ETag: etag } };
+    }
+    if (path === '/containers' && req.method === 'POST') {
+      if (opts.create) return opts.create;
+      const c = makeContainer({ id: 'c-new', template: 'python', state: 'pending', phase: 'queued', created_at: now, expires_at: now + 3600 });
+      list = [c];
+      version++;
+      return { status: 202, body: c, headers: { Location: '/containers/c-new', RateLimit: '"creates_per_address";r=4;t=600' } };
+    }
+    if (path === '/containers/c-new' && req.method === 'DELETE') {
+      list = list.map((c) => ({ ...c, state: 'deleting' as const }));
+      version++;
+      return { status: 202, body: list[0] };
+    }
+    return undefined;
+  });
+}
+
+describe('App: the whole create flow against the API contract', () => {
+  it('pick a template, solve the puzzle with the keyboard, see the container pending, delete it', async () => {
+    const { requests } = backend();
+    render(<App />);
+    expect(await screen.findByText('No containers yet')).toBeInTheDocument();
+    expect(screen.getByText('Simulated cluster')).toBeInTheDocument();
+
+    fireEvent.click(await screen.findByRole('radio', { name: /Python HTTP/ }));
+    fireEvent.click(screen.getByRole('button', { name: 'Create Python HTTP' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Quick check' });
+    const slider = await within(dialog).findByRole('slider');
+    for (let i = 0; i < 5; i++) fireEvent.keyDown(slider, { key: 'PageUp' });
+    fireEvent.keyDown(slider, { key: 'ArrowRight' });
+    fireEvent.keyDown(slider, { key: 'Enter' });
+
+    const card = await screen.findByTestId('container-c-new');
+    expect(within(card).getByText('Pending')).toBeInTheDocument();
+    expect(within(card).getByText('Python HTTP')).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(screen.getByText('Container requested')).toBeInTheDocument();
+
+    const verify = requests.find((r) => r.url === '/captcha/verify')!;
+    expect(verify.body).toMatchObject({ challenge_id: 'ch-1', x: 51, input: 'keyboard' });
+    const create = requests.find((r) => r.url === '/containers' && r.method === 'POST')!;
+    expect(create.body).toEqual({ template: 'python', captcha_token: 'pass-xyz' });
+    // the RateLimit header of the create answer updated the header's quota
+    await waitFor(() => expect(screen.getByLabelText('4 of 5 creates left this hour')).toBeInTheDocument());
+
+    fireEvent.click(within(card).getByRole('button', { name: 'Delete container c-new' }));
+    const confirm = await screen.findByRole('dialog', { name: 'Delete this container?' });
+    fireEvent.click(within(confirm).getByRole('button', { name: 'Delete container' }));
+    await waitFor(() => expect(within(screen.getByTestId('container-c-new')).getByText('Deleting')).toBeInTheDocument());
+    expect(requests.some((r) => r.method === 'DELETE' && r.url === '/containers/c-new')).toBe(true);
+  });
+
+  it('a 429 on create is explained and the Create button waits until the retry time', async () => {
+    backend({
+      create: {
+        status: 429,
+        headers: { 'Retry-After': '300' },
+        body: { error: { code: 'rate_limited', message: 'Too many', details: { policy: 'creates_per_address', retry_after: 300 } } },
+      },
+    });
+    render(<App />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Create Static web server' }));
+    const slider = await within(await screen.findByRole('dialog')).findByRole('slider');
+    fireEvent.keyDown(slider, { key: 'PageUp' });
+    fireEvent.keyDown(slider, { key: 'Enter' });
+    expect(await screen.findByText('Slow down a little')).toBeInTheDocument();
+    expect(screen.getByText(/You can try again in 5 minutes/)).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Create Static web server' })).toBeDisabled());
+    expect(screen.getByText(/^Limit reached. Try again in (4:5\d|5:0\d)$/)).toBeInTheDocument();
+    expect(screen.queryByTestId('container-c-new')).not.toBeInTheDocument();
+  });
+});

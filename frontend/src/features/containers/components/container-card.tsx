@@ -1,0 +1,192 @@
+import { Box, CircleAlert, ExternalLink, Timer, Trash2 } from 'lucide-react';
+import type { Container, PendingPhase } from '@/api/types';
+import { Button } from '@/components/ui/button';
+import { CopyButton } from '@/components/ui/copy-button';
+import { cn } from '@/lib/cn';
+import { formatClock, formatDurationWords } from '@/lib/time';
+import { StateBadge } from './state-badge';
+
+const PHASES: { key: PendingPhase; label: string }[] = [
+  { key: 'queued', label: 'Queued' },
+  { key: 'creating', label: 'Creating' },
+  { key: 'starting', label: 'Starting' },
+];
+
+function PhaseSteps({ phase }: { phase: PendingPhase | null }) {
+  const current = Math.max(0, PHASES.findIndex((p) => p.key === (phase ?? 'queued')));
+  return (
+    <ol className="flex items-center gap-1.5" aria-label="Progress">
+      {PHASES.map((p, i) => {
+        const state = i < current ? 'done' : i === current ? 'current' : 'todo';
+        return (
+          <li key={p.key} className="flex items-center gap-1.5" aria-current={state === 'current' ? 'step' : undefined}>
+            {i > 0 ? (
+              <span aria-hidden className={cn('h-px w-3 sm:w-5', i <= current ? 'bg-amber-500 dark:bg-amber-400' : 'bg-slate-300 dark:bg-slate-700')} />
+            ) : null}
+            <span
+              className={cn(
+                'inline-flex items-center gap-1.5 rounded-full px-2 py-0.5 text-xs font-medium',
+                state === 'current' && 'bg-amber-100 text-amber-900 dark:bg-amber-400/15 dark:text-amber-200',
+                state === 'done' && 'text-slate-700 dark:text-slate-300',
+                state === 'todo' && 'text-slate-500 dark:text-slate-400',
+              )}
+            >
+              <span
+                aria-hidden
+                className={cn(
+                  'h-1.5 w-1.5 rounded-full',
+                  state === 'current' && 'bg-amber-500 motion-safe:animate-pulse-dot dark:bg-amber-400',
+                  state === 'done' && 'bg-amber-500 dark:bg-amber-400',
+                  state === 'todo' && 'bg-slate-300 dark:bg-slate-600',
+                )}
+              />
+              {p.label}
+              {state === 'done' ? <span className="sr-only"> (done)</span> : null}
+            </span>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function Expiry({ c, now }: { c: Container; now: number }) {
+  const left = c.expires_at - now;
+  const life = Math.max(1, c.expires_at - (c.started_at ?? c.created_at));
+  const frac = Math.min(1, Math.max(0, left / life));
+  const low = left < 300;
+  return (
+    <div className="min-w-0 flex-1">
+      <p className={cn('flex items-center gap-1.5 text-sm', low ? 'text-amber-800 dark:text-amber-300' : 'text-slate-600 dark:text-slate-400')}>
+        <Timer className="h-4 w-4 shrink-0" aria-hidden />
+        {left > 0 ? (
+          <span>
+            Expires in <span className="font-mono font-medium tabular-nums text-slate-900 dark:text-white">{formatClock(left)}</span>
+          </span>
+        ) : (
+          <span>Expired, cleaning up…</span>
+        )}
+      </p>
+      {c.state === 'running' ? (
+        <div className="mt-2 h-1 w-full max-w-[14rem] overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" aria-hidden>
+          <div
+            className={cn('h-full rounded-full', low ? 'bg-amber-500' : 'bg-emerald-600 dark:bg-emerald-400')}
+            style={{ width: `${frac * 100}%` }}
+          />
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+export interface ContainerCardProps {
+  container: Container;
+  templateTitle?: string;
+  now: number;
+  onDelete: (c: Container) => void;
+}
+
+export function ContainerCard({ container: c, templateTitle, now, onDelete }: ContainerCardProps) {
+  const ended = c.state === 'deleted';
+  const canDelete = c.state === 'pending' || c.state === 'running' || c.state === 'failed';
+  const title = templateTitle ?? c.template;
+  return (
+    <li
+      aria-label={`${title} container ${c.id}: ${c.state}`}
+      data-testid={`container-${c.id}`}
+      className={cn(
+        'rounded-2xl border bg-white p-4 shadow-sm motion-safe:animate-slide-up sm:p-5 dark:bg-slate-900',
+        c.state === 'running' && 'border-emerald-200 dark:border-emerald-900/70',
+        c.state === 'failed' && 'border-red-200 dark:border-red-900/70',
+        c.state === 'pending' && 'border-amber-200 dark:border-amber-900/60',
+        (c.state === 'deleting' || ended) && 'border-slate-200 dark:border-slate-800',
+        ended && 'bg-slate-50 shadow-none dark:bg-slate-900/50',
+      )}
+    >
+      <div className="flex items-start gap-3">
+        <div
+          aria-hidden
+          className={cn(
+            'flex h-10 w-10 shrink-0 items-center justify-center rounded-xl',
+            c.state === 'running' ? 'bg-emerald-100 text-emerald-800 dark:bg-emerald-400/15 dark:text-emerald-300' : 'bg-slate-100 text-slate-600 dark:bg-slate-800 dark:text-slate-300',
+          )}
+        >
+          <Box className="h-5 w-5" />
+        </div>
+        <div className="min-w-0 flex-1">
+          <div className="flex items-start justify-between gap-2">
+            <h3 className={cn('truncate font-semibold', ended ? 'text-slate-600 dark:text-slate-400' : 'text-slate-900 dark:text-white')}>{title}</h3>
+            <StateBadge state={c.state} />
+          </div>
+          <p className="truncate font-mono text-xs text-slate-500 dark:text-slate-400">{c.id}</p>
+        </div>
+      </div>
+
+      <div className="mt-4 space-y-3">
+        {c.state === 'pending' ? (
+          <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-2">
+            <PhaseSteps phase={c.phase} />
+            <p className="text-sm text-slate-600 dark:text-slate-400">
+              Pending for <span className="font-mono tabular-nums text-slate-900 dark:text-white">{formatClock(now - c.created_at)}</span>
+            </p>
+          </div>
+        ) : null}
+
+        {c.state === 'running' && c.url ? (
+          <div className="flex items-center gap-1 rounded-xl border border-slate-200 bg-slate-50 p-1 pl-3 dark:border-slate-700 dark:bg-slate-800/60">
+            <a
+              href={c.url}
+              target="_blank"
+              rel="noopener noreferrer"
+              className="min-w-0 flex-1 truncate font-mono text-sm text-emerald-800 underline-offset-2 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
+            >
+              {c.url.replace(/^https?:\/\//, '')}
+            </a>
+            <CopyButton text={c.url} label="Copy URL" />
+            <a
+              href={c.url}
+              target="_blank"
+              rel="noopener noreferrer"
+              aria-label="Open in a new tab"
+              className="inline-flex h-9 w-9 shrink-0 items-center justify-center rounded-lg text-slate-700 hover:bg-slate-200 focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-slate-300 dark:hover:bg-slate-700"
+            >
+              <ExternalLink className="h-4 w-4" aria-hidden />
+            </a>
+          </div>
+        ) : null}
+
+        {c.state === 'running' && !c.url ? (
+          <p className="text-sm text-slate-600 dark:text-slate-400">Running; its address is being published…</p>
+        ) : null}
+
+        {c.state === 'failed' ? (
+          <div className="flex gap-2 rounded-xl bg-red-50 p-3 text-sm text-red-900 dark:bg-red-950/40 dark:text-red-200">
+            <CircleAlert className="mt-0.5 h-4 w-4 shrink-0" aria-hidden />
+            <p>
+              <span className="font-semibold">Why it failed: </span>
+              {c.error || 'The server did not give a reason.'}
+            </p>
+          </div>
+        ) : null}
+
+        {c.state === 'deleting' ? <p className="text-sm text-slate-600 dark:text-slate-400">Stopping and cleaning up…</p> : null}
+        {ended ? (
+          <p className="text-sm text-slate-600 dark:text-slate-400">
+            Deleted {formatDurationWords(now - c.updated_at)} ago. Its address no longer works.
+          </p>
+        ) : null}
+
+        {c.state === 'pending' || c.state === 'running' || c.state === 'failed' ? (
+          <div className="flex items-center justify-between gap-3 border-t border-slate-100 pt-3 dark:border-slate-800">
+            <Expiry c={c} now={now} />
+            {canDelete ? (
+              <Button variant="secondary" size="sm" icon={<Trash2 className="h-4 w-4" aria-hidden />} onClick={() => onDelete(c)} aria-label={`Delete container ${c.id}`}>
+                Delete
+              </Button>
+            ) : null}
+          </div>
+        ) : null}
+      </div>
+    </li>
+  );
+}

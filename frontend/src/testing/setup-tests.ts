@@ -1,0 +1,35 @@
+import '@testing-library/jest-dom/vitest';
+import { cleanup } from '@testing-library/react';
+import { afterEach, beforeEach } from 'vitest';
+import { notificationStore } from '@/components/notifications/store';
+import { networkStore } from '@/components/network/store';
+import { quotaStore } from '@/features/quota/store';
+import { cooldownStore } from '@/features/containers/cooldown';
+
+// jsdom has no PointerEvent; Testing Library falls back to a plain Event and loses clientX.
+if (typeof window !== 'undefined' && !('PointerEvent' in window)) {
+  class PointerEventPolyfill extends MouseEvent {
+    pointerId: number;
+    pointerType: string;
+    isPrimary: boolean;
+    constructor(type: string, init: PointerEventInit = {}) {
+      super(type, init);
+      this.pointerId = init.pointerId ?? 1;
+      this.pointerType = init.pointerType ?? 'mouse';
+      this.isPrimary = init.isPrimary ?? true;
+    }
+  }
+  (window as unknown as { PointerEvent: unknown }).PointerEvent = PointerEventPolyfill;
+  (globalThis as unknown as { PointerEvent: unknown }).PointerEvent = PointerEventPolyfill;
+}
+
+beforeEach(() => {
+  notificationStore.set([]);
+  networkStore.set({ online: true, slowRequests: 0, unreachable: false });
+  quotaStore.set({ loaded: false, policies: {} });
+  cooldownStore.set({ until: null, reason: null });
+});
+
+afterEach(() => {
+  cleanup();
+});

@@ -1,0 +1,35 @@
+/// <reference types="vitest/config" />
+import { fileURLToPath, URL } from 'node:url';
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+// The local gateway (DESIGN §11) listens here and routes API paths like Traefik does.
+const gateway = process.env.SPROUT_GATEWAY ?? 'http://127.0.0.1:8080';
+const apiPaths = ['/captcha', '/containers', '/rate-limit'];
+
+export default defineConfig({
+  plugins: [react()],
+  resolve: {
+    alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) },
+  },
+  server: {
+    proxy: Object.fromEntries(apiPaths.map((p) => [p, { target: gateway, changeOrigin: false }])),
+  },
+  preview: {
+    proxy: Object.fromEntries(apiPaths.map((p) => [p, { target: gateway, changeOrigin: false }])),
+  },
+  build: {
+    target: 'es2020',
+    sourcemap: false,
+  },
+  worker: { format: 'es' },
+  test: {
+    environment: 'jsdom',
+    globals: true,
+    setupFiles: ['./src/testing/setup-tests.ts'],
+    include: ['src/**/*.test.{ts,tsx}'],
+    restoreMocks: true,
+    unstubGlobals: true,
+    testTimeout: 15000,
+  },
+});
