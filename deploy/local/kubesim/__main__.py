@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .config import SimConfig
 from .persistence import StateFileError
 from .simulator import Simulator
+from .tls import TlsSetupError
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["privileged", "baseline", "restricted"],
         help="Pod Security level enforced in that namespace",
     )
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS (needed by kubectl)")
     parser.add_argument("--seed", type=int, default=None, help="seed for injected faults")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     for name, field in SimConfig.model_fields.items():
@@ -100,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         namespace=args.namespace,
         pod_security=args.pod_security,
         state_file=args.state_file,
+        tls=args.tls,
         verbose=args.verbose,
     )
     stop = threading.Event()
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     try:
         simulator.start()
-    except (OSError, StateFileError, ValueError) as error:
+    except (OSError, StateFileError, TlsSetupError, ValueError) as error:
         print(f"kubesim: cannot start: {error}", file=sys.stderr)
         return 1
     if args.kubeconfig_out:

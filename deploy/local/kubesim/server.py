@@ -15,6 +15,7 @@ import hmac
 import json
 import select
 import socket
+import ssl
 import sys
 import time
 import traceback
@@ -110,9 +111,26 @@ class SimHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+    def __init__(
+        self, address: tuple[str, int], simulator: Simulator, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.simulator = simulator
         super().__init__(address, KubeApiHandler)
+        if tls is not None:
+            # The handshake runs in the connection's own thread (finish_request), not in accept.
+            self.socket = tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(10)
+                request.do_handshake()
+                request.settimeout(None)
+            except (OSError, ssl.SSLError):
+                return
+        super().finish_request(request, client_address)
 
 
 class KubeApiHandler(BaseHTTPRequestHandler):
@@ -203,6 +221,8 @@ class KubeApiHandler(BaseHTTPRequestHandler):
             readable, _, _ = select.select([self.connection], [], [], 0)
             if not readable:
                 return False
+            if isinstance(self.connection, ssl.SSLSocket):
+                return True  # a watching client sends nothing: readable means closed
             peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)
             return peeked == b""
         except (OSError, ValueError):

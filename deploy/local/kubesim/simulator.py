@@ -8,13 +8,16 @@ server, bootstraps the namespaces a fresh cluster has (plus ``sprout``, enforcin
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
 import select
 import signal
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -36,17 +39,23 @@ from .persistence import StateFile
 from .resources import ALL_RESOURCES, NAMESPACES
 from .server import SimHTTPServer
 from .store import Store
+from .tls import make_self_signed_certificate, server_context
 
 BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CAPACITY_KEYS = frozenset({"node_cpu", "node_memory", "node_pods"})
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
-def kubeconfig_document(url: str, token: str, namespace: str) -> dict[str, Any]:
+def kubeconfig_document(
+    url: str, token: str, namespace: str, ca_pem: bytes | None = None
+) -> dict[str, Any]:
+    cluster: dict[str, str] = {"server": url}
+    if ca_pem:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "kubesim", "cluster": {"server": url}}],
+        "clusters": [{"name": "kubesim", "cluster": cluster}],
         "users": [{"name": "kubesim", "user": {"token": token}}],
         "contexts": [
             {
@@ -59,14 +68,17 @@ def kubeconfig_document(url: str, token: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def write_kubeconfig(path: str | Path, url: str, token: str, namespace: str) -> Path:
+def write_kubeconfig(
+    path: str | Path, url: str, token: str, namespace: str, ca_pem: bytes | None = None
+) -> Path:
     """Writes a kubeconfig (mode 0600, atomically) for ``url`` and returns its path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-        yaml.safe_dump(kubeconfig_document(url, token, namespace), stream, sort_keys=False)
+        document = kubeconfig_document(url, token, namespace, ca_pem)
+        yaml.safe_dump(document, stream, sort_keys=False)
     os.replace(temporary, target)
     return target
 
@@ -85,6 +97,7 @@ class Simulator:
         pod_security: str = "restricted",
         state_file: str | Path | None = None,
         event_history: int = 10_000,
+        tls: bool = False,
         verbose: bool = False,
     ) -> None:
         self.host = host
@@ -102,6 +115,9 @@ class Simulator:
         self.faults.configure(self._config)
         self.stats = RequestStats()
         self.state_file = StateFile(Path(state_file), self.store) if state_file else None
+        self.tls = tls
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.ca_pem: bytes | None = None
         self._http: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -113,7 +129,13 @@ class Simulator:
         if loaded:
             self.api.reserve_loaded_addresses()
             self.cluster.resume()
-        self._http = SimHTTPServer((self.host, self.requested_port), self)
+        context = None
+        if self.tls:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="kubesim-tls-")
+            cert, key = make_self_signed_certificate(Path(self._tls_dir.name), self.host)
+            self.ca_pem = cert.read_bytes()
+            context = server_context(cert, key)
+        self._http = SimHTTPServer((self.host, self.requested_port), self, context)
         self._thread = threading.Thread(
             target=self._http.serve_forever, name="kubesim-http", daemon=True
         )
@@ -133,6 +155,8 @@ class Simulator:
         self.cluster.stop()
         if self.state_file:
             self.state_file.stop()
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -148,10 +172,11 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def write_kubeconfig(self, path: str | Path) -> Path:
-        return write_kubeconfig(path, self.url, self.token, self.namespace)
+        return write_kubeconfig(path, self.url, self.token, self.namespace, self.ca_pem)
 
     def _bootstrap_namespaces(self) -> None:
         wanted: list[tuple[str, dict[str, str]]] = [(name, {}) for name in BASE_NAMESPACES]
@@ -304,8 +329,16 @@ class SimulatorProcess:
             method=method,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        context = None
+        if self.url.startswith("https"):
+            context = ssl.create_default_context(cadata=self._ca_pem())
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return json.loads(response.read())
+
+    def _ca_pem(self) -> str:
+        document = yaml.safe_load(self.kubeconfig.read_text(encoding="utf-8"))
+        data = document["clusters"][0]["cluster"]["certificate-authority-data"]
+        return base64.b64decode(data).decode()
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.admin("POST", "/_sim/config", changes)
