@@ -212,12 +212,15 @@ class ApiServer:
             meta.pop("namespace", None)
         return obj
 
-    def _prepare(self, resource: ResourceType, obj: JSON) -> None:
-        """Defaulting and decode-level checks; malformed field types answer 400 like a decoder."""
+    def _prepare(self, resource: ResourceType, obj: JSON, admit: bool = False) -> None:
+        """Defaulting (and on create, mutating admission); malformed field types answer 400
+        as the real decoder does."""
         try:
             apply_defaults(resource, obj)
             if resource is PODS:
                 check_quantities(obj)
+                if admit:
+                    self._admit_pod_defaults(obj)
         except (AttributeError, TypeError) as error:
             raise _decode_error(resource, error) from error
 
@@ -251,9 +254,7 @@ class ApiServer:
             if resource.namespaced
             else None
         )
-        self._prepare(resource, obj)
-        if resource is PODS:
-            self._admit_pod_defaults(obj)
+        self._prepare(resource, obj, admit=True)
         obj["status"] = self._initial_status(resource, obj)
         self._validate(resource, name, lambda: validate(resource, obj))
         if resource is PODS and namespace_obj is not None:

@@ -234,7 +234,8 @@ class Store:
                     snapshot.name
                 ] = snapshot
             self._resource_version = max(self._resource_version, resource_version)
-            self._first_event_index += len(self._events)
+            # Skip one index so cursors of open watches fall before the new history (410).
+            self._first_event_index += len(self._events) + 1
             self._events.clear()
             self._oldest_resumable = self._resource_version
             self.changed.notify_all()
