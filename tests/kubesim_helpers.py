@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kubernetes import client, config
+from kubernetes import client, config, watch
 
 from deploy.local.kubesim import SimConfig, Simulator
 
@@ -67,12 +67,37 @@ class Kube:
         return json.loads(payload)
 
 
+# The kubernetes package's loaders and Watch are untyped: these typed seams keep mypy strict.
+def new_api_client(kubeconfig: Path) -> Any:
+    """An ``ApiClient`` configured from ``kubeconfig``, as the worker will build one."""
+    loader: Any = config.new_client_from_config
+    return loader(config_file=str(kubeconfig))
+
+
+def new_watch() -> Any:
+    factory: Any = watch.Watch
+    return factory()
+
+
+def core_api(api_client: Any) -> Any:
+    return client.CoreV1Api(api_client)
+
+
 @contextmanager
-def running_kube(tmp_path: Path, config_values: dict[str, Any] | None = None, **options: Any) -> Iterator[Kube]:
-    settings = SimConfig(**{"start_delay": 0.0, "backoff_delay": 0.05, "deletion_delay": 0.05, **(config_values or {})})
+def running_kube(
+    tmp_path: Path, config_values: dict[str, Any] | None = None, **options: Any
+) -> Iterator[Kube]:
+    settings = SimConfig(
+        **{
+            "start_delay": 0.0,
+            "backoff_delay": 0.05,
+            "deletion_delay": 0.05,
+            **(config_values or {}),
+        }
+    )
     sim = Simulator(settings, **options).start()
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
-    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    api_client = new_api_client(kubeconfig)
     try:
         yield Kube(sim, api_client, kubeconfig)
     finally:

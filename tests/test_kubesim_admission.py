@@ -80,11 +80,15 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "capabilities not dropped",
         _set("spec.containers.0.securityContext.capabilities", {"drop": ["NET_RAW"]}),
-        'unrestricted capabilities (container "app" must set securityContext.capabilities.drop=["ALL"])',
+        'unrestricted capabilities (container "app" must set '
+        'securityContext.capabilities.drop=["ALL"])',
     ),
     (
         "capability added",
-        _set("spec.containers.0.securityContext.capabilities", {"drop": ["ALL"], "add": ["SYS_ADMIN"]}),
+        _set(
+            "spec.containers.0.securityContext.capabilities",
+            {"drop": ["ALL"], "add": ["SYS_ADMIN"]},
+        ),
         'unrestricted capabilities (container "app" must not include "SYS_ADMIN" in '
         "securityContext.capabilities.add)",
     ),
@@ -150,7 +154,10 @@ def test_allowed_volume_types_and_net_bind_service_pass(kube: Kube) -> None:
 
 def test_unlabelled_namespace_admits_anything(kube: Kube) -> None:
     kube.core.create_namespace({"metadata": {"name": "open"}})
-    pod = {"metadata": {"name": "p"}, "spec": {"hostNetwork": True, "containers": [{"name": "c", "image": "nginx"}]}}
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"hostNetwork": True, "containers": [{"name": "c", "image": "nginx"}]},
+    }
     assert kube.core.create_namespaced_pod("open", pod).spec.host_network is True
 
 

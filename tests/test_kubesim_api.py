@@ -27,7 +27,10 @@ def kube(shared_kube: Kube) -> Kube:
 def service(name: str, selector: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "metadata": {"name": name},
-        "spec": {"selector": selector or {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]},
+        "spec": {
+            "selector": selector or {"app": name},
+            "ports": [{"port": 80, "targetPort": 8080}],
+        },
     }
 
 
@@ -72,7 +75,10 @@ def test_service_create_get_list_delete_assigns_cluster_ip(kube: Kube) -> None:
     assert first.spec.cluster_ip != second.spec.cluster_ip
     assert first.spec.type == "ClusterIP"
     assert first.spec.ports[0].protocol == "TCP"
-    assert kube.core.read_namespaced_service("svc-a", NAMESPACE).spec.cluster_ip == first.spec.cluster_ip
+    assert (
+        kube.core.read_namespaced_service("svc-a", NAMESPACE).spec.cluster_ip
+        == first.spec.cluster_ip
+    )
     names = [s.metadata.name for s in kube.core.list_namespaced_service(NAMESPACE).items]
     assert names == ["svc-a", "svc-b"]
     kube.core.delete_namespaced_service("svc-a", NAMESPACE)
@@ -84,7 +90,10 @@ def test_service_create_get_list_delete_assigns_cluster_ip(kube: Kube) -> None:
 def test_ingress_create_get_list_delete(kube: Kube) -> None:
     created = kube.networking.create_namespaced_ingress(NAMESPACE, ingress("c1"))
     assert created.spec.rules[0].host == "c1.sprout.example"
-    assert kube.networking.read_namespaced_ingress("c1", NAMESPACE).metadata.uid == created.metadata.uid
+    assert (
+        kube.networking.read_namespaced_ingress("c1", NAMESPACE).metadata.uid
+        == created.metadata.uid
+    )
     assert len(kube.networking.list_namespaced_ingress(NAMESPACE).items) == 1
     kube.networking.delete_namespaced_ingress("c1", NAMESPACE)
     assert kube.networking.list_namespaced_ingress(NAMESPACE).items == []
@@ -207,7 +216,9 @@ def test_missing_image_and_other_field_errors_are_422(kube: Kube) -> None:
     bad_label = compliant_pod("bad-label", labels={"sprout.dev/container-id": "not valid!"})
     with pytest.raises(ApiException) as label_error:
         kube.core.create_namespaced_pod(NAMESPACE, bad_label)
-    assert "metadata.labels: Invalid value: \"not valid!\"" in error_body(label_error.value)["message"]
+    assert (
+        'metadata.labels: Invalid value: "not valid!"' in error_body(label_error.value)["message"]
+    )
 
 
 def test_wrong_token_is_401(kube: Kube) -> None:
@@ -293,7 +304,9 @@ def test_resource_version_increases_and_stale_update_conflicts(kube: Kube) -> No
         'Operation cannot be fulfilled on services "versioned": the object has been modified; '
         "please apply your changes to the latest version and try again"
     )
-    same = kube.core.patch_namespaced_service("versioned", NAMESPACE, {"metadata": {"labels": {"step": "1"}}})
+    same = kube.core.patch_namespaced_service(
+        "versioned", NAMESPACE, {"metadata": {"labels": {"step": "1"}}}
+    )
     assert same.metadata.resource_version == updated.metadata.resource_version  # no-op write
 
 
@@ -313,7 +326,10 @@ def test_status_subresource_changes_only_status(kube: Kube) -> None:
 def test_patch_kinds_and_immutable_pod_spec(kube: Kube) -> None:
     kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("pt", labels={"a": "1"}))
     merged = kube.core.patch_namespaced_pod(
-        "pt", NAMESPACE, {"metadata": {"labels": {"b": "2"}}}, _content_type="application/merge-patch+json"
+        "pt",
+        NAMESPACE,
+        {"metadata": {"labels": {"b": "2"}}},
+        _content_type="application/merge-patch+json",
     )
     assert merged.metadata.labels == {"a": "1", "b": "2"}
     json_patched = kube.core.patch_namespaced_pod(
@@ -339,7 +355,9 @@ def test_generate_name_and_delete_collection(kube: Kube) -> None:
     assert first.metadata.name.startswith("gen-") and len(first.metadata.name) == 9
     assert first.metadata.name != second.metadata.name
     kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("keep"))
-    kube.core.delete_collection_namespaced_pod(NAMESPACE, label_selector="batch=x", grace_period_seconds=0)
+    kube.core.delete_collection_namespaced_pod(
+        NAMESPACE, label_selector="batch=x", grace_period_seconds=0
+    )
     assert [p.metadata.name for p in kube.core.list_namespaced_pod(NAMESPACE).items] == ["keep"]
 
 
@@ -349,7 +367,9 @@ def test_list_pagination_with_limit_and_continue(kube: Kube) -> None:
     first = kube.core.list_namespaced_service(NAMESPACE, limit=2)
     assert [s.metadata.name for s in first.items] == ["page-0", "page-1"]
     assert first.metadata.remaining_item_count == 3
-    rest = kube.core.list_namespaced_service(NAMESPACE, limit=10, _continue=first.metadata._continue)
+    rest = kube.core.list_namespaced_service(
+        NAMESPACE, limit=10, _continue=first.metadata._continue
+    )
     assert [s.metadata.name for s in rest.items] == ["page-2", "page-3", "page-4"]
     assert rest.metadata._continue is None
 
@@ -361,7 +381,10 @@ def test_delete_precondition_on_uid_conflicts(kube: Kube) -> None:
             "pre", NAMESPACE, body={"preconditions": {"uid": "not-the-uid"}}
         )
     assert error.value.status == 409
-    assert "Precondition failed: UID in precondition: not-the-uid" in error_body(error.value)["message"]
+    assert (
+        "Precondition failed: UID in precondition: not-the-uid"
+        in error_body(error.value)["message"]
+    )
 
 
 def test_discovery_and_version(kube: Kube) -> None:

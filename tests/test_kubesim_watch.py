@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, running_kube
+from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, new_watch, running_kube
 
 
 @pytest.fixture(scope="module")
 def shared_kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    # A short event history so a test can push a resourceVersion out of it.
-    with running_kube(tmp_path_factory.mktemp("kubesim"), event_history=100) as kube:
+    # A short event history (10) so a test can push a resourceVersion out of it.
+    with running_kube(tmp_path_factory.mktemp("kubesim"), event_history=10) as kube:
         yield kube
 
 
@@ -30,8 +29,10 @@ def kube(shared_kube: Kube) -> Kube:
 def collect(kube: Kube, count: int, **kwargs: Any) -> list[tuple[str, str, str]]:
     """The first ``count`` events (type, name, resourceVersion) of a pod watch in ``sprout``."""
     events: list[tuple[str, str, str]] = []
-    stream = watch.Watch()
-    for event in stream.stream(kube.core.list_namespaced_pod, NAMESPACE, timeout_seconds=5, **kwargs):
+    stream = new_watch()
+    for event in stream.stream(
+        kube.core.list_namespaced_pod, NAMESPACE, timeout_seconds=5, **kwargs
+    ):
         obj = event["object"]
         events.append((event["type"], obj.metadata.name, obj.metadata.resource_version))
         if len(events) >= count:
@@ -58,7 +59,7 @@ def test_watch_sees_added_modified_deleted_in_order(kube: Kube) -> None:
 def test_watch_streams_live_events_and_resumes_from_a_resource_version(kube: Kube) -> None:
     kube.sim.configure(schedule_delay=5)
     received: list[tuple[str, str, str]] = []
-    stream = watch.Watch()
+    stream = new_watch()
     started = threading.Event()
 
     def consume() -> None:
@@ -98,8 +99,10 @@ def test_watch_without_resource_version_starts_with_current_objects(kube: Kube) 
 def test_too_old_resource_version_is_410_expired(kube: Kube) -> None:
     old = kube.core.list_namespaced_pod(NAMESPACE).metadata.resource_version
     kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("churn"))
-    for index in range(250):  # well past the 100-event history
-        kube.core.patch_namespaced_pod("churn", NAMESPACE, {"metadata": {"labels": {"n": str(index)}}})
+    for index in range(30):  # well past the 10-event history
+        kube.core.patch_namespaced_pod(
+            "churn", NAMESPACE, {"metadata": {"labels": {"n": str(index)}}}
+        )
     with pytest.raises(ApiException) as error:
         collect(kube, 1, resource_version=old)
     assert error.value.status == 410
@@ -108,7 +111,7 @@ def test_too_old_resource_version_is_410_expired(kube: Kube) -> None:
 
 def test_watch_timeout_seconds_ends_the_stream(kube: Kube) -> None:
     began = time.monotonic()
-    events = list(watch.Watch().stream(kube.core.list_namespaced_pod, NAMESPACE, timeout_seconds=1))
+    events = list(new_watch().stream(kube.core.list_namespaced_pod, NAMESPACE, timeout_seconds=1))
     assert events == []
     assert 0.9 <= time.monotonic() - began < 3
 
@@ -129,8 +132,11 @@ def test_reset_expires_open_watches(kube: Kube) -> None:
 
     def consume() -> None:
         try:
-            for _ in watch.Watch().stream(
-                kube.core.list_namespaced_pod, NAMESPACE, resource_version=version, timeout_seconds=5
+            for _ in new_watch().stream(
+                kube.core.list_namespaced_pod,
+                NAMESPACE,
+                resource_version=version,
+                timeout_seconds=5,
             ):
                 pass
         except ApiException as error:

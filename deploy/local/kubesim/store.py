@@ -92,7 +92,7 @@ class Store:
     def __init__(self, history_limit: int = 10_000) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
-        self.history_limit = max(history_limit, 100)
+        self.history_limit = max(history_limit, 1)
         self._objects: dict[str, dict[str, dict[str, Snapshot]]] = {}
         self._resource_version = 0
         self._events: list[WatchEvent] = []
