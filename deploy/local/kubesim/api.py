@@ -90,9 +90,8 @@ class ListResult:
 
 
 class ApiServer:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.clock = clock
         self.service_ips = IpPool(SERVICE_CIDR, first_offset=11)
         store.add_listener(self._on_event)
 
