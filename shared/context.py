@@ -1,11 +1,15 @@
-"""Per-process wiring: settings, the Redis client and scripts, and the clock.
+"""Per-process wiring: settings, the Redis client and scripts, the clock and the RNG.
 
 Functions build one `Context` on their first request (`Context.from_environment`), never at
-import time; tests build it from values with `Context.create`.
+import time; tests build it from values with `Context.create`. The RNG draws what must be
+unpredictable (CAPTCHA answers, salts, challenge ids): the OS CSPRNG in production, a seeded
+`random.Random` in tests.
 """
 
 from __future__ import annotations
 
+import random
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 
 from shared import logs
 from shared.redis_client import Scripts, connect
-from shared.settings import ApiSettings, LimitSettings, TemplateSettings, load
+from shared.settings import ApiSettings, CaptchaSettings, LimitSettings, TemplateSettings, load
 
 Clock = Callable[[], float]
 
@@ -25,6 +29,8 @@ class Context:
     templates: TemplateSettings
     scripts: Scripts
     clock: Clock = field(default=time.time)
+    captcha: CaptchaSettings = field(default_factory=CaptchaSettings)
+    rng: random.Random = field(default_factory=secrets.SystemRandom)
 
     @classmethod
     def create(
@@ -33,6 +39,8 @@ class Context:
         limits: LimitSettings | None = None,
         templates: TemplateSettings | None = None,
         clock: Clock = time.time,
+        captcha: CaptchaSettings | None = None,
+        rng: random.Random | None = None,
     ) -> Context:
         return cls(
             api=api,
@@ -40,12 +48,19 @@ class Context:
             templates=templates or TemplateSettings(),
             scripts=Scripts(connect(api.redis_url)),
             clock=clock,
+            captcha=captcha or CaptchaSettings(),
+            rng=rng or secrets.SystemRandom(),
         )
 
     @classmethod
     def from_environment(cls) -> Context:
         logs.configure()
-        return cls.create(load(ApiSettings), load(LimitSettings), load(TemplateSettings))
+        return cls.create(
+            load(ApiSettings),
+            load(LimitSettings),
+            load(TemplateSettings),
+            captcha=load(CaptchaSettings),
+        )
 
 
 class LazyContext:

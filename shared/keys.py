@@ -44,7 +44,7 @@ def pow_creates_by_client(client: str) -> str:
 
 
 def challenges_by_client(client: str) -> str:
-    return f"{PREFIX}rl:challenges:{client}"
+    return f"{PREFIX}rl:challenges:{client}"  # zset of challenge timestamps (sliding window)
 
 
 def captcha_pass(token_hash: str) -> str:
@@ -52,8 +52,8 @@ def captcha_pass(token_hash: str) -> str:
 
 
 def captcha_challenge(challenge_id: str) -> str:
-    return f"{PREFIX}captcha:challenge:{challenge_id}"
+    return f"{PREFIX}captcha:challenge:{challenge_id}"  # hash: the answer, its binding, TTL ~120 s
 
 
 def captcha_failures(client: str) -> str:
-    return f"{PREFIX}captcha:failures:{client}"
+    return f"{PREFIX}captcha:failures:{client}"  # zset of failed-attempt timestamps (window)

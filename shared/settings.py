@@ -80,6 +80,37 @@ class LimitSettings(BaseSettings):
     challenge_window: int = Field(default=60, ge=1)
 
 
+class CaptchaSettings(BaseSettings):
+    """The slider CAPTCHA and its proof of work (DESIGN §9)."""
+
+    model_config = SettingsConfigDict(env_prefix="SPROUT_CAPTCHA_", extra="ignore")
+
+    challenge_ttl: int = Field(default=120, ge=10, le=3600, description="Seconds to solve one")
+    pass_ttl: int = Field(default=120, ge=10, le=3600, description="Seconds a pass token lives")
+    tolerance: int = Field(default=4, ge=0, le=20, description="Accepted offset error, px")
+    min_solve_seconds: float = Field(
+        default=0.5, ge=0, le=30, description="Faster answers (from issue to verify) are refused"
+    )
+    slider_difficulty: int = Field(
+        default=18, ge=0, le=32, description="Proof-of-work bits with the puzzle"
+    )
+    pow_difficulty: int = Field(
+        default=22, ge=0, le=32, description="Proof-of-work bits without the puzzle"
+    )
+    difficulty_step: int = Field(default=2, ge=0, le=8, description="Extra bits per failure")
+    max_difficulty: int = Field(
+        default=24, ge=0, le=32, description="Failures raise the difficulty up to this"
+    )
+    failure_window: int = Field(
+        default=600, ge=1, description="Seconds a failed attempt counts as recent"
+    )
+
+    def difficulty(self, mode: str, failures: int) -> int:
+        """Bits of proof of work for a new challenge, after `failures` recent failures."""
+        base = self.pow_difficulty if mode == "pow" else self.slider_difficulty
+        return max(base, min(self.max_difficulty, base + self.difficulty_step * failures))
+
+
 class Template(BaseModel):
     """One allow-listed image a visitor may start."""
 

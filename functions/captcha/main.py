@@ -1,0 +1,34 @@
+"""Function `captcha`: hand out a slider (or proof-of-work-only) challenge, and verify it."""
+
+from __future__ import annotations
+
+import flask
+
+from shared import limits
+from shared.captcha import service
+from shared.context import LazyContext
+from shared.http import Call, json_response, route, serve
+from shared.models import CaptchaRequest, CaptchaVerifyRequest
+
+context = LazyContext()
+
+
+def request_challenge(call: Call) -> flask.Response:
+    body = call.json_body(CaptchaRequest)
+    issued = service.request(call.ctx, client=call.client, action=body.action, mode=body.mode)
+    return json_response(issued.challenge, headers=limits.headers(issued.policies))
+
+
+def verify(call: Call) -> flask.Response:
+    body = call.json_body(CaptchaVerifyRequest)
+    return json_response(service.verify(call.ctx, client=call.client, body=body))
+
+
+ROUTES = [
+    route("POST", "/captcha/request", request_challenge),
+    route("POST", "/captcha/verify", verify),
+]
+
+
+def captcha(request: flask.Request) -> flask.Response:
+    return serve(request, context, ROUTES)

@@ -1,0 +1,56 @@
+"""Helpers for the CAPTCHA tests: a context with a cheap proof of work, and solving a challenge
+the way the browser would (the tests read the answer from Redis when they play a person)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import redis
+
+from shared import keys
+from shared.captcha import pow
+from shared.context import Context
+from shared.settings import CaptchaSettings, LimitSettings, TemplateSettings
+from tests.captcha_bots import Drag, human_drag, payload
+from tests.clock import FakeClock
+from tests.conftest import make_api_settings
+
+# Where the proof of work is not the point, a few bits keep the tests fast.
+CHEAP_POW = {"slider_difficulty": 4, "pow_difficulty": 6, "max_difficulty": 10}
+
+
+def captcha_context(
+    redis_url: str,
+    clock: FakeClock,
+    *,
+    seed: int = 1,
+    limits: dict[str, int] | None = None,
+    **captcha: Any,
+) -> Context:
+    return Context.create(
+        make_api_settings(redis_url=redis_url),
+        LimitSettings(**(limits or {})),
+        TemplateSettings(),
+        clock=clock,
+        captcha=CaptchaSettings(**{**CHEAP_POW, **captcha}),
+        rng=random.Random(seed),
+    )
+
+
+def stored_answer(r: redis.Redis, challenge_id: str) -> int:
+    """The answer the server keeps (what a person finds by looking at the picture)."""
+    return int(r.hget(keys.captcha_challenge(challenge_id), "x"))  # type: ignore[arg-type]
+
+
+def nonce_for(challenge: dict[str, Any]) -> str:
+    return pow.solve(challenge["pow"]["salt"], challenge["pow"]["difficulty"])
+
+
+def person_solves(
+    challenge: dict[str, Any], answer: int, rng: random.Random, clock: FakeClock
+) -> tuple[dict[str, Any], Drag]:
+    """A person: looks for a moment, drags to the notch; the clock moves on meanwhile."""
+    drag = human_drag(answer, rng, max_offset=challenge["width"] - challenge["piece_size"])
+    clock.advance(rng.uniform(0.6, 2.5) + drag.duration_ms / 1000)
+    return payload(challenge["challenge_id"], drag, nonce_for(challenge)), drag
