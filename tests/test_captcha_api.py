@@ -25,6 +25,7 @@ import redis
 from flask.testing import FlaskClient
 from PIL import Image
 
+from deploy.local.redis_server import free_port
 from functions.captcha.main import ROUTES as CAPTCHA_ROUTES
 from functions.containers.main import ROUTES as CONTAINER_ROUTES
 from functions.ratelimit.main import ROUTES as RATELIMIT_ROUTES
@@ -37,7 +38,6 @@ from tests.captcha_bots import human_drag, key_presses, payload, straight_drag
 from tests.captcha_support import captcha_context, nonce_for, person_solves, stored_answer
 from tests.clock import FakeClock
 from tests.conftest import SECRET
-from tests.redis_server import free_port
 from tests.test_containers_api import client_for
 
 PEER = "203.0.113.7"
@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def ctx(redis_server, redis_client, clock) -> Context:  # type: ignore[no-untyped-def]
+def ctx(redis_server, redis_client, clock) -> Context:
     return captcha_context(redis_server.url, clock)
 
 
@@ -69,7 +69,7 @@ def decode(url: str) -> Image.Image:
 # The contract --------------------------------------------------------------------------------
 
 
-def test_slider_challenge_has_the_promised_shape(api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_slider_challenge_has_the_promised_shape(api, redis_client, clock):
     clock.advance(0.4866896)  # a stamp with more digits than cjson keeps
     response = api.post("/captcha/request", json={"action": "create"})
     assert response.status_code == 200
@@ -97,7 +97,7 @@ def test_slider_challenge_has_the_promised_shape(api, redis_client, clock):  # t
     assert "x" not in body and int(stored["x"]) > body["piece_size"]  # the answer stays here
 
 
-def test_pow_mode_has_no_pictures_and_a_harder_proof(api):  # type: ignore[no-untyped-def]
+def test_pow_mode_has_no_pictures_and_a_harder_proof(api):
     body = ask(api, "pow")
     assert body["mode"] == "pow" and body["pow"]["difficulty"] == 6
     assert body["background"] is None and body["piece"] is None
@@ -120,13 +120,13 @@ def test_pow_mode_has_no_pictures_and_a_harder_proof(api):  # type: ignore[no-un
         ("/captcha/verify", {"data": "{", "content_type": "application/json"}, 400, "bad_request"),
     ],
 )
-def test_malformed_requests(api, path, kwargs, status, code):  # type: ignore[no-untyped-def]
+def test_malformed_requests(api, path, kwargs, status, code):
     response = api.post(path, **kwargs)
     assert response.status_code == status
     assert response.get_json()["error"]["code"] == code
 
 
-def test_routes_and_methods(api):  # type: ignore[no-untyped-def]
+def test_routes_and_methods(api):
     response = api.get("/captcha/request")
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
     assert api.post("/captcha/other", json={}).status_code == 404
@@ -135,7 +135,7 @@ def test_routes_and_methods(api):  # type: ignore[no-untyped-def]
 # Passing, and what a pass is worth -----------------------------------------------------------
 
 
-def test_a_pass_buys_exactly_one_container(ctx, api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_a_pass_buys_exactly_one_container(ctx, api, redis_client, clock):
     challenge = ask(api)
     body, _ = person_solves(
         challenge, stored_answer(redis_client, challenge["challenge_id"]), random.Random(1), clock
@@ -154,7 +154,7 @@ def test_a_pass_buys_exactly_one_container(ctx, api, redis_client, clock):  # ty
     assert reused.get_json()["error"]["code"] == "captcha_invalid"
 
 
-def test_a_keyboard_user_passes(api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_a_keyboard_user_passes(api, redis_client, clock):
     challenge = ask(api)
     presses = key_presses(stored_answer(redis_client, challenge["challenge_id"]), random.Random(3))
     clock.advance(2 + presses.duration_ms / 1000)
@@ -162,7 +162,7 @@ def test_a_keyboard_user_passes(api, redis_client, clock):  # type: ignore[no-un
     assert api.post("/captcha/verify", json=body).status_code == 200
 
 
-def test_pow_path_passes_without_a_puzzle_with_a_stricter_quota(ctx, api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_pow_path_passes_without_a_puzzle_with_a_stricter_quota(ctx, api, redis_client, clock):
     containers = client_for(ctx, CONTAINER_ROUTES)
     statuses = []
     for _ in range(3):
@@ -180,7 +180,7 @@ def test_pow_path_passes_without_a_puzzle_with_a_stricter_quota(ctx, api, redis_
     assert statuses[2].get_json()["error"]["details"]["policy"] == "pow_creates_per_address"
 
 
-def test_a_pass_is_bound_to_the_address(ctx, api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_a_pass_is_bound_to_the_address(ctx, api, redis_client, clock):
     challenge = ask(api)
     body, _ = person_solves(
         challenge, stored_answer(redis_client, challenge["challenge_id"]), random.Random(2), clock
@@ -202,37 +202,37 @@ def failing_nonce(challenge: dict[str, Any]) -> str:
 Mutation = Callable[[dict[str, Any], dict[str, Any], int, FakeClock, Context], FlaskClient | None]
 
 
-def unknown_id(body, challenge, answer, clock, ctx):  # type: ignore[no-untyped-def]
+def unknown_id(body, challenge, answer, clock, ctx):
     body["challenge_id"] = "no-such-challenge"
 
 
-def other_address(body, challenge, answer, clock, ctx):  # type: ignore[no-untyped-def]
+def other_address(body, challenge, answer, clock, ctx):
     return client_for(ctx, CAPTCHA_ROUTES, peer=OTHER_PEER)
 
 
-def late(body, challenge, answer, clock, ctx):  # type: ignore[no-untyped-def]
+def late(body, challenge, answer, clock, ctx):
     clock.advance(121)
 
 
-def instant(body, challenge, answer, clock, ctx):  # type: ignore[no-untyped-def]
+def instant(body, challenge, answer, clock, ctx):
     clock.now = challenge["expires_at"] - 120 + 0.2
 
 
-def bad_nonce(body, challenge, answer, clock, ctx):  # type: ignore[no-untyped-def]
+def bad_nonce(body, challenge, answer, clock, ctx):
     body["pow_nonce"] = failing_nonce(challenge)
 
 
-def off_by_five(body, challenge, answer, clock, ctx):  # type: ignore[no-untyped-def]
+def off_by_five(body, challenge, answer, clock, ctx):
     drag = human_drag(answer + 8, random.Random(5), max_offset=320 - challenge["piece_size"])
     body.update(x=drag.x, track=drag.track)
     assert abs(drag.x - answer) > 4
 
 
-def scripted_drag(body, challenge, answer, clock, ctx):  # type: ignore[no-untyped-def]
+def scripted_drag(body, challenge, answer, clock, ctx):
     body["track"] = straight_drag(body["x"], random.Random(6)).track
 
 
-def keys_claimed(body, challenge, answer, clock, ctx):  # type: ignore[no-untyped-def]
+def keys_claimed(body, challenge, answer, clock, ctx):
     body["input"] = "keyboard"
 
 
@@ -248,7 +248,7 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
 }
 
 
-def refuse(ctx, api, redis_client, clock, case) -> tuple[Any, dict[str, int]]:  # type: ignore[no-untyped-def]
+def refuse(ctx, api, redis_client, clock, case) -> tuple[Any, dict[str, int]]:
     """Solve a challenge like a person, spoil one thing, send it: the answer and the reasons
     counted meanwhile."""
     _, mutate = MUTATIONS[case]
@@ -267,14 +267,14 @@ def refuse(ctx, api, redis_client, clock, case) -> tuple[Any, dict[str, int]]:  
 
 
 @pytest.mark.parametrize("case", list(MUTATIONS))
-def test_each_check_rejects_on_its_own(ctx, api, redis_client, clock, case):  # type: ignore[no-untyped-def]
+def test_each_check_rejects_on_its_own(ctx, api, redis_client, clock, case):
     response, counted = refuse(ctx, api, redis_client, clock, case)
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "captcha_failed"
     assert counted == {MUTATIONS[case][0]: 1}
 
 
-def test_every_failure_looks_the_same(ctx, api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_every_failure_looks_the_same(ctx, api, redis_client, clock):
     answers = {case: refuse(ctx, api, redis_client, clock, case)[0] for case in MUTATIONS}
     assert {(r.status_code, r.data) for r in answers.values()} == {
         (403, answers["unknown challenge"].data)
@@ -282,7 +282,7 @@ def test_every_failure_looks_the_same(ctx, api, redis_client, clock):  # type: i
     assert {r.headers.get("Retry-After") for r in answers.values()} == {None}
 
 
-def test_a_challenge_for_another_action_fails_binding(ctx, api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_a_challenge_for_another_action_fails_binding(ctx, api, redis_client, clock):
     opened = service.open_challenge(
         ctx, client=client_hash(SECRET, PEER), action="delete", mode="slider"
     )
@@ -293,7 +293,7 @@ def test_a_challenge_for_another_action_fails_binding(ctx, api, redis_client, cl
     assert COUNTS.failures()["binding"] == before + 1
 
 
-def test_failures_are_logged_by_reason(api, caplog):  # type: ignore[no-untyped-def]
+def test_failures_are_logged_by_reason(api, caplog):
     caplog.set_level("INFO", logger="sprout.captcha")
     body = {"challenge_id": "no-such-challenge", "x": 1, "pow_nonce": "1"}
     assert api.post("/captcha/verify", json=body).status_code == 403
@@ -303,7 +303,7 @@ def test_failures_are_logged_by_reason(api, caplog):  # type: ignore[no-untyped-
 # One attempt, replays, expiry ----------------------------------------------------------------
 
 
-def test_one_attempt_per_challenge_and_replays_fail(api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_one_attempt_per_challenge_and_replays_fail(api, redis_client, clock):
     challenge = ask(api)
     answer = stored_answer(redis_client, challenge["challenge_id"])
     body, _ = person_solves(challenge, answer, random.Random(21), clock)
@@ -319,7 +319,7 @@ def test_one_attempt_per_challenge_and_replays_fail(api, redis_client, clock):  
     assert api.post("/captcha/verify", json=body).status_code == 403  # replay
 
 
-def test_concurrent_verifies_of_one_challenge_pass_once(ctx, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_concurrent_verifies_of_one_challenge_pass_once(ctx, redis_client, clock):
     challenge = ask(client_for(ctx, CAPTCHA_ROUTES))
     body, _ = person_solves(
         challenge, stored_answer(redis_client, challenge["challenge_id"]), random.Random(3), clock
@@ -340,7 +340,7 @@ def test_concurrent_verifies_of_one_challenge_pass_once(ctx, redis_client, clock
     assert sorted(statuses) == [200] + [403] * 7
 
 
-def test_expiry_through_the_injected_clock(api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_expiry_through_the_injected_clock(api, redis_client, clock):
     challenge = ask(api)
     body, _ = person_solves(
         challenge, stored_answer(redis_client, challenge["challenge_id"]), random.Random(4), clock
@@ -358,7 +358,7 @@ def test_expiry_through_the_injected_clock(api, redis_client, clock):  # type: i
 # Difficulty, limits, keys --------------------------------------------------------------------
 
 
-def test_difficulty_rises_with_recent_failures(redis_server, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_difficulty_rises_with_recent_failures(redis_server, redis_client, clock):
     ctx = captcha_context(
         redis_server.url, clock, slider_difficulty=18, pow_difficulty=22, max_difficulty=24
     )
@@ -375,7 +375,7 @@ def test_difficulty_rises_with_recent_failures(redis_server, redis_client, clock
     assert ask(api, "pow")["pow"]["difficulty"] == 22
 
 
-def test_challenges_per_address_limit(redis_server, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_challenges_per_address_limit(redis_server, redis_client, clock):
     ctx = captcha_context(redis_server.url, clock, limits={"challenges_per_minute": 3})
     api = client_for(ctx, CAPTCHA_ROUTES)
     limits_api = client_for(ctx, RATELIMIT_ROUTES)
@@ -398,7 +398,7 @@ def test_challenges_per_address_limit(redis_server, redis_client, clock):  # typ
     assert api.post("/captcha/request", json={"action": "create"}).status_code == 200
 
 
-def test_no_captcha_key_lacks_a_ttl(api, redis_client, clock):  # type: ignore[no-untyped-def]
+def test_no_captcha_key_lacks_a_ttl(api, redis_client, clock):
     challenge = ask(api)
     ask(api, "pow")
     body, _ = person_solves(
@@ -428,7 +428,7 @@ def round_trips(url: str) -> Iterator[list[list[str]]]:
 
     def watch() -> None:
         open_multi = False
-        with watcher.monitor() as monitor:  # type: ignore[no-untyped-call]
+        with watcher.monitor() as monitor:
             started.set()
             while True:
                 command = monitor.next_command()
@@ -457,7 +457,7 @@ def round_trips(url: str) -> Iterator[list[list[str]]]:
         watcher.close()
 
 
-def test_round_trips(api, redis_client, redis_server, clock):  # type: ignore[no-untyped-def]
+def test_round_trips(api, redis_client, redis_server, clock):
     ask(api)  # loads the script
     with round_trips(redis_server.url) as requested:
         challenge = ask(api)
@@ -476,7 +476,7 @@ def test_round_trips(api, redis_client, redis_server, clock):  # type: ignore[no
 # The stock CLI -------------------------------------------------------------------------------
 
 
-def test_runs_under_the_functions_framework_cli(redis_server, redis_client):  # type: ignore[no-untyped-def]
+def test_runs_under_the_functions_framework_cli(redis_server, redis_client):
     port = free_port()
     env = {
         **os.environ,

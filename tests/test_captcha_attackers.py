@@ -33,7 +33,7 @@ Solver = Callable[[bytes, bytes, int], int]
 
 
 @pytest.fixture
-def ctx(redis_server, redis_client, clock) -> Context:  # type: ignore[no-untyped-def]
+def ctx(redis_server, redis_client, clock) -> Context:
     return captcha_context(redis_server.url, clock, seed=20261126)
 
 
@@ -116,30 +116,30 @@ def knows_the_answer_keys(opened: service.Opened, rng: random.Random) -> tuple[b
     return bots.key_presses(opened.challenge.x, rng), True
 
 
-def test_random_offset_with_a_straight_drag_never_passes(ctx, clock, capsys):  # type: ignore[no-untyped-def]
+def test_random_offset_with_a_straight_drag_never_passes(ctx, clock, capsys):
     tally = run(ctx, clock, random_straight, 2000, seed=1)
     tally.report(capsys, "random offset + straight drag + valid PoW")
     assert tally.passed == 0
 
 
-def test_random_offset_with_a_human_drag_rarely_passes(ctx, clock, capsys):  # type: ignore[no-untyped-def]
+def test_random_offset_with_a_human_drag_rarely_passes(ctx, clock, capsys):
     tally = run(ctx, clock, random_human, 2000, seed=2)
     assert tally.report(capsys, "random offset + human-like drag + valid PoW") <= 0.05
 
 
-def test_random_offset_with_key_presses_rarely_passes(ctx, clock, capsys):  # type: ignore[no-untyped-def]
+def test_random_offset_with_key_presses_rarely_passes(ctx, clock, capsys):
     tally = run(ctx, clock, random_keys, 1000, seed=3)
     assert tally.report(capsys, "random offset + key presses + valid PoW") <= 0.05
 
 
-def test_people_who_see_the_notch_get_through(ctx, clock, capsys):  # type: ignore[no-untyped-def]
+def test_people_who_see_the_notch_get_through(ctx, clock, capsys):
     dragged = run(ctx, clock, knows_the_answer, 1000, seed=4)
     assert dragged.report(capsys, "knows the answer + human-like drag") >= 0.99
     pressed = run(ctx, clock, knows_the_answer_keys, 300, seed=5)
     assert pressed.report(capsys, "knows the answer + key presses") >= 0.99
 
 
-def test_replays_never_pass(ctx, clock, capsys):  # type: ignore[no-untyped-def]
+def test_replays_never_pass(ctx, clock, capsys):
     rng = random.Random(6)
     originals, replays = Tally(), Tally()
     for i in range(200):
@@ -177,12 +177,12 @@ def solve_by_sight(ctx: Context, clock: FakeClock, solver: Solver, tries: int, s
     return tally
 
 
-def test_opencv_edge_template_solver_is_held_near_one_in_three(ctx, clock, capsys):  # type: ignore[no-untyped-def]
+def test_opencv_edge_template_solver_is_held_near_one_in_three(ctx, clock, capsys):
     tally = solve_by_sight(ctx, clock, bots.opencv_solver, 400, seed=7)
     assert tally.report(capsys, "OpenCV Canny + template matching") <= 0.45
 
 
-def test_a_colour_aware_solver_beats_the_decoys(ctx, clock, capsys):  # type: ignore[no-untyped-def]
+def test_a_colour_aware_solver_beats_the_decoys(ctx, clock, capsys):
     """Known weakness, measured rather than hidden: decoys stop an outline matcher, not a
     solver that also compares the piece's colours with each notch's (darkened) fill. What
     a person can see, a program can see; the proof of work and the quotas carry the rest."""

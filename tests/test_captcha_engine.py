@@ -125,7 +125,7 @@ def png_chunks(data: bytes) -> list[bytes]:
     return chunks
 
 
-def test_images_carry_no_metadata(drawn) -> None:  # type: ignore[no-untyped-def]
+def test_images_carry_no_metadata(drawn) -> None:
     for _, picture in drawn:
         markers = jpeg_markers(picture.background)
         assert not [m for m in markers if 0xE0 <= m <= 0xEF or m == 0xFE], markers
@@ -136,7 +136,7 @@ def test_images_carry_no_metadata(drawn) -> None:  # type: ignore[no-untyped-def
             assert not image.getexif()
 
 
-def test_pictures_have_the_promised_sizes_and_the_piece_is_see_through(drawn) -> None:  # type: ignore[no-untyped-def]
+def test_pictures_have_the_promised_sizes_and_the_piece_is_see_through(drawn) -> None:
     for layout, picture in drawn:
         background = Image.open(io.BytesIO(picture.background))
         assert (background.format, background.mode, background.size) == ("JPEG", "RGB", (320, 160))
@@ -148,7 +148,7 @@ def test_pictures_have_the_promised_sizes_and_the_piece_is_see_through(drawn) ->
         assert picture.piece_url().startswith("data:image/png;base64,")
 
 
-def test_backgrounds_differ_and_drawing_a_plan_repeats(drawn) -> None:  # type: ignore[no-untyped-def]
+def test_backgrounds_differ_and_drawing_a_plan_repeats(drawn) -> None:
     layout, first = drawn[0]
     assert puzzle.draw(layout) == first
     pixels = [np.asarray(Image.open(io.BytesIO(p.background)), np.float32) for _, p in drawn]
@@ -156,7 +156,7 @@ def test_backgrounds_differ_and_drawing_a_plan_repeats(drawn) -> None:  # type: 
         assert np.abs(a - b).mean() > 20  # no shared photo underneath
 
 
-def test_notches_are_darker_than_their_surroundings(drawn) -> None:  # type: ignore[no-untyped-def]
+def test_notches_are_darker_than_their_surroundings(drawn) -> None:
     for layout, picture in drawn:
         pixels = np.asarray(Image.open(io.BytesIO(picture.background)), np.float32).mean(axis=2)
         mask = puzzle.outline_mask(layout.shape) > 0.99

@@ -239,7 +239,7 @@ def test_configuration_is_valid_for_the_settings_classes(resources: list[Resourc
     api_values = {k: v for k, v in fields.items() if k in ApiSettings.model_fields}
     api = ApiSettings(**api_values, **secrets)  # type: ignore[arg-type]
     assert api.cookie_secure is True and api.url_scheme == "https"
-    assert [str(n) for n in api.proxy_networks()] == ["127.0.0.1/32", "::1/128"]
+    assert [str(n) for n in api.proxy_networks] == ["127.0.0.1/32", "::1/128"]
     limits = {
         k.removeprefix("SPROUT_LIMIT_").lower(): int(v)
         for k, v in data.items()
