@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -33,8 +34,16 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process on a free loopback port, with its data in `directory`."""
 
-    def __init__(self, directory: Path, *, appendonly: bool = False, port: int | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        appendonly: bool = False,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.directory = directory
+        self.env = env
         self.appendonly = appendonly
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -57,7 +66,11 @@ class RedisServer:
             "--protected-mode", "yes",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -77,13 +78,29 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+        self._write_description(redis_url, kubeconfig, simulated)
         return self
+
+    def _write_description(self, redis_url: str, kubeconfig: Path, simulated: bool) -> None:
+        """<data-dir>/stack.json: where each part is, for tools and tests (soak, browser)."""
+        description = {
+            "url": self.url,
+            "redis_url": redis_url,
+            "kubeconfig": str(kubeconfig),
+            "simulated": simulated,
+            "parts": [
+                {"name": p.name, "address": p.address, "log": str(p.log or ""),
+                 "pid": p.process.pid if p.process else None}
+                for p in self.parts
+            ],
+        }  # fmt: skip
+        (self.data / "stack.json").write_text(json.dumps(description, indent=2) + "\n")
 
     def _start_redis(self) -> str:
         if self.options.redis_url:
             self.parts.append(Part("redis", self.options.redis_url, None))
             return self.options.redis_url
-        self.redis = RedisServer(self.data / "redis", appendonly=True).start()
+        self.redis = RedisServer(self.data / "redis", appendonly=True, env=self._marker()).start()
         self.parts.append(Part("redis", self.redis.url, self.data / "redis", self.redis.process))
         return self.redis.url
 
@@ -184,13 +201,18 @@ class Stack:
 
     # Processes ----------------------------------------------------------------------------
 
+    def _marker(self) -> dict[str, str]:
+        """Every process of this stack carries its data directory: nothing can hide from stop."""
+        return {"SPROUT_STACK": str(self.data)}
+
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> Part:
         log = self.logs / f"{name}.log"
         with open(log, "ab") as out:
             out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start ---\n".encode())
             out.flush()
             process = subprocess.Popen(
-                command, cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+                command, cwd=ROOT, env={**os.environ, **env, **self._marker()},
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE if name in ("kubesim", "gateway") else out,
                 stderr=out, start_new_session=True,
             )  # fmt: skip
