@@ -73,4 +73,25 @@ def test_scaler_starts_jobs_up_to_the_cap_and_lets_them_exit(redis_client) -> No
         job.wait()
     assert scaler.running() == 0
     scaler.stop()
-    assert time.monotonic() > 0
+
+
+def test_the_tick_runs_on_its_schedule_never_two_at_once(redis_client) -> None:
+    ticks: list[subprocess.Popen[bytes]] = []
+
+    def tick() -> subprocess.Popen[bytes]:
+        ticks.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"]))
+        return ticks[-1]
+
+    scaler = Scaler(redis_client, TRIGGER, lambda n: tick(), start_tick=tick, tick_interval=0.1)
+    scaler.maybe_tick()
+    assert len(ticks) == 1
+    time.sleep(0.15)
+    scaler.maybe_tick()  # due, but the first is still running
+    assert len(ticks) == 1
+    ticks[0].wait()
+    scaler.maybe_tick()
+    assert len(ticks) == 2
+    scaler.maybe_tick()  # not due yet
+    assert len(ticks) == 2
+    scaler.stop()
+    assert all(t.poll() is not None for t in ticks)

@@ -67,15 +67,24 @@ def group_lag(client: redis.Redis, stream: str, group: str) -> int:
 
 
 class Scaler:
+    """KEDA's loop for the ScaledJob, plus the worker's tick CronJob on its own schedule."""
+
     def __init__(
         self,
         client: redis.Redis,
         trigger: Trigger,
         start_job: Callable[[int], subprocess.Popen[bytes]],
+        *,
+        start_tick: Callable[[], subprocess.Popen[bytes]] | None = None,
+        tick_interval: float = 60.0,
     ) -> None:
         self.client = client
         self.trigger = trigger
         self.start_job = start_job
+        self.start_tick = start_tick
+        self.tick_interval = tick_interval
+        self.tick: subprocess.Popen[bytes] | None = None
+        self.next_tick = time.monotonic()
         self.jobs: list[subprocess.Popen[bytes]] = []
         self.started = 0
         self.peak = 0
@@ -100,9 +109,19 @@ class Scaler:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def maybe_tick(self) -> None:
+        """Start the tick when due, never two at once (the CronJob's concurrencyPolicy: Forbid)."""
+        if self.start_tick is None or time.monotonic() < self.next_tick:
+            return
+        if self.tick is not None and self.tick.poll() is None:
+            return
+        self.tick = self.start_tick()
+        self.next_tick = time.monotonic() + self.tick_interval
+
     def run(self) -> None:
         while not self._stop.is_set():
             try:
+                self.maybe_tick()
                 self.poll_once()
             except redis.exceptions.ConnectionError as error:
                 log.warning("redis unavailable: %s", error)
@@ -110,11 +129,12 @@ class Scaler:
 
     def stop(self, grace: float = 10.0) -> None:
         self._stop.set()
-        for job in self.jobs:
+        children = self.jobs + ([self.tick] if self.tick is not None else [])
+        for job in children:
             if job.poll() is None:
                 job.terminate()
         deadline = time.monotonic() + grace
-        for job in self.jobs:
+        for job in children:
             try:
                 job.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -123,11 +143,11 @@ class Scaler:
 
 
 def job_starter(
-    command: Sequence[str], env: dict[str, str], log_dir: Path
+    command: Sequence[str], env: dict[str, str], log_dir: Path, log_name: str = "worker-jobs.log"
 ) -> Callable[[int], subprocess.Popen[bytes]]:
     def start(number: int) -> subprocess.Popen[bytes]:
-        log_file = open(log_dir / "worker-jobs.log", "ab")  # noqa: SIM115 (held by the child)
-        log_file.write(f"--- job {number} ---\n".encode())
+        log_file = open(log_dir / log_name, "ab")  # noqa: SIM115 (held by the child)
+        log_file.write(f"--- {Path(command[-1]).name} {number} ---\n".encode())
         log_file.flush()
         try:
             return subprocess.Popen(
@@ -160,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--polling-interval", type=float, default=None,
                         help="seconds between polls (default: the ScaledJob's)")  # fmt: skip
     parser.add_argument("--log-dir", type=Path, default=Path("."))
+    parser.add_argument("--tick-interval", type=float, default=60.0,
+                        help="seconds between runs of the worker's tick (the CronJob)")  # fmt: skip
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not options.redis_url:

@@ -51,6 +51,7 @@ class Options:
     redis_url: str | None = None
     start_delay: float = 0.5
     polling_interval: float = 0.2
+    tick_interval: float = 5.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -182,6 +183,7 @@ class Stack:
             [
                 sys.executable, "-m", "deploy.local.scaler",
                 "--polling-interval", str(self.options.polling_interval),
+                "--tick-interval", str(self.options.tick_interval),
                 "--log-dir", str(self.logs),
             ],
             env,

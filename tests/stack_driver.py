@@ -1,0 +1,161 @@
+"""Drive the whole local stack as a visitor would: start it as `make dev` does, talk HTTP.
+
+The visitor solves the CAPTCHA like a person, reading the answer from Redis where a person
+would read it off the picture (the product has no bypass).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+from shared import keys
+from shared.captcha import pow
+from tests.captcha_bots import human_drag, payload
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class RunningStack:
+    """`python -m deploy.local` in a data directory, on free ports."""
+
+    def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.data_dir = data_dir.resolve()
+        self.extra = extra
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.description: dict[str, Any] = {}
+        self.output: list[str] = []
+
+    def start(self, timeout: float = 90) -> RunningStack:
+        (self.data_dir / "stack.json").unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "deploy.local", "--data-dir", str(self.data_dir),
+             "--port", "0", *self.extra],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            self.output.append(line)
+            if line.startswith("http://"):
+                self.url = line.strip()
+                self.description = json.loads((self.data_dir / "stack.json").read_text())
+                return self
+        raise RuntimeError("the stack did not start:\n" + "".join(self.output))
+
+    @property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.description["redis_url"], decode_responses=True)
+
+    def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 30) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout)
+        finally:
+            if self.process.stdout is not None:
+                self.output.extend(self.process.stdout.readlines())
+                self.process.stdout.close()
+        return code
+
+    def kill_everything(self) -> None:
+        """A hard stop of every process of the stack at once (power cut)."""
+        for pid in processes_of(self.data_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+
+
+def processes_of(data_dir: Path) -> list[int]:
+    """Every live process started for the stack in `data_dir` (they carry SPROUT_STACK)."""
+    marker = f"SPROUT_STACK={data_dir.resolve()}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().split(") ")[-1][:1]
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+class Visitor:
+    """One browser: a cookie jar, and a person's hand on the slider."""
+
+    def __init__(self, url: str, redis_client: redis.Redis, seed: int = 7) -> None:
+        self.url = url
+        self.redis = redis_client
+        self.http = requests.Session()
+        self.rng = random.Random(seed)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def pass_token(self) -> str:
+        challenge = self.http.post(
+            f"{self.url}/captcha/request", json={"action": "create", "mode": "slider"}, timeout=10
+        )
+        challenge.raise_for_status()
+        body = challenge.json()
+        answer = int(self.redis.hget(keys.captcha_challenge(body["challenge_id"]), "x"))  # type: ignore[arg-type]
+        drag = human_drag(answer, self.rng, max_offset=body["width"] - body["piece_size"])
+        nonce = pow.solve(body["pow"]["salt"], body["pow"]["difficulty"])
+        # A person looks before dragging; the server refuses impossibly fast solutions.
+        time.sleep(0.6 + drag.duration_ms / 1000)
+        verified = self.http.post(
+            f"{self.url}/captcha/verify", json=payload(body["challenge_id"], drag, nonce),
+            timeout=10,
+        )  # fmt: skip
+        verified.raise_for_status()
+        return str(verified.json()["token"])
+
+    def create(self, template: str = "nginx") -> requests.Response:
+        token = self.pass_token()
+        return self.http.post(
+            f"{self.url}/containers", json={"template": template, "captcha_token": token},
+            timeout=10,
+        )  # fmt: skip
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(self.url + path, timeout=10)
+
+    def delete(self, path: str) -> requests.Response:
+        return self.http.delete(self.url + path, timeout=10)
+
+    def wait_for_state(
+        self, container_id: str, states: set[str], timeout: float = 30
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        record: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            response = self.get(f"/containers/{container_id}")
+            if response.status_code == 200:
+                record = response.json()
+                if record["state"] in states:
+                    return record
+            time.sleep(0.1)
+        raise AssertionError(f"{container_id} never reached {states}; last: {record}")
