@@ -6,7 +6,7 @@ import base64
 import secrets
 from dataclasses import dataclass
 
-from shared import keys, limits
+from shared import keys, limits, metrics
 from shared.context import Context
 from shared.errors import CaptchaFailed, InvalidField, NotFound, RateLimited, Unavailable
 from shared.models import Container, ContainerList, Policy, TemplateInfo, TemplateList
@@ -52,6 +52,7 @@ def create(
     ctx: Context, *, owner: str, client: str, template: str, captcha_token: str, request_id: str
 ) -> Created:
     if template not in ctx.templates.by_name():
+        metrics.create_refused(metrics.REFUSED_TEMPLATE)
         raise InvalidField(
             f"There is no template named {template!r}.",
             details=[
@@ -99,6 +100,7 @@ def create(
     )
     if not answer["ok"]:
         raise _create_refusal(answer, lim)
+    metrics.container_created(template)
     record = Record.from_hash(answer["record"])
     policies = [
         limits.window_policy(
@@ -116,8 +118,15 @@ def create(
 
 
 def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
+    """The error for a refusal of the create script, counted by reason."""
     code = answer["code"]
     retry_after = int(answer.get("retry_after", 1))  # type: ignore[call-overload]
+    reason = {
+        "captcha_invalid": metrics.REFUSED_CAPTCHA,
+        "rate_limited": str(answer.get("policy")),
+        "capacity_full": metrics.REFUSED_CAPACITY,
+    }.get(str(code), metrics.REFUSED_ID_TAKEN)
+    metrics.create_refused(reason)
     if code == "captcha_invalid":
         return CaptchaFailed(
             "The CAPTCHA pass is missing, used or expired. Solve the puzzle again.",

@@ -4,6 +4,11 @@ Every function's `main.py` hands its request to `serve` with a route table; hand
 `Call` (who is asking, with what) and return a `flask.Response`. Only this module turns
 errors into responses: `SproutError`s become their status and JSON body; Redis being down
 becomes a 503; anything else is logged with its traceback and answered with a bare 500.
+`serve` also counts every answer and its latency (`shared.metrics`), by route template.
+
+Internal routes (`public=False`, such as `GET /metrics`) are left out of the OpenAPI
+document and their handlers get the bare `flask.Request`: no context and no identity, so
+they answer even when the function is misconfigured or Redis is down.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import logging
 import random
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,7 +27,7 @@ import flask
 import redis
 from pydantic import BaseModel, ValidationError
 
-from shared import identity, logs
+from shared import identity, logs, metrics
 from shared.context import Context, LazyContext
 from shared.errors import (
     BadRequest,
@@ -72,26 +78,35 @@ Handler = Callable[..., flask.Response]
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str
+    path: str  # the template, e.g. /containers/{container_id}; also the metrics' route label
     pattern: re.Pattern[str]
     handler: Handler
+    public: bool = True  # False: internal (not in the OpenAPI document, handler gets the request)
 
 
-def route(method: str, path: str, handler: Handler) -> Route:
+def route(method: str, path: str, handler: Handler, *, public: bool = True) -> Route:
     """`path` may hold `{name}` placeholders, each matching one path segment."""
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-    return Route(method, path, re.compile(f"^{regex}/?$"), handler)
+    return Route(method, path, re.compile(f"^{regex}/?$"), handler, public)
 
 
-def serve(request: flask.Request, context: LazyContext, routes: Sequence[Route]) -> flask.Response:
+def serve(
+    request: flask.Request, context: LazyContext, routes: Sequence[Route], *, function: str
+) -> flask.Response:
+    """Answer one request of `function` (its name labels the metrics) from `routes`."""
+    started = time.perf_counter()
     request_id = _request_id(request)
     token = logs.request_id.set(request_id)
     call: Call | None = None
+    template, found, params = _dispatch(request, routes)
     try:
-        handler, params = _dispatch(request, routes)
-        ctx = context()
-        call = _make_call(request, ctx, request_id)
-        response = handler(call, **params)
+        if found is None:
+            raise _no_route(request, routes)
+        if found.public:
+            call = _make_call(request, context(), request_id)
+            response = found.handler(call, **params)
+        else:
+            response = found.handler(request)
     except SproutError as error:
         response = error_response(error)
     except ConfigError as error:
@@ -109,21 +124,35 @@ def serve(request: flask.Request, context: LazyContext, routes: Sequence[Route])
         )
     finally:
         logs.request_id.reset(token)
-    return _finish(response, call, request_id)
+    response = _finish(response, call, request_id)
+    metrics.observe_request(
+        function, template, request.method, response.status_code, time.perf_counter() - started
+    )
+    return response
 
 
-def _dispatch(request: flask.Request, routes: Sequence[Route]) -> tuple[Handler, dict[str, str]]:
-    allowed: list[str] = []
+def _dispatch(
+    request: flask.Request, routes: Sequence[Route]
+) -> tuple[str, Route | None, dict[str, str]]:
+    """The route for this path and method, with the path's parameters and its template;
+    `None` when there is none (the template is then that of the path, or `UNMATCHED`)."""
+    template = metrics.UNMATCHED
     for candidate in routes:
         match = candidate.pattern.match(request.path)
         if match is None:
             continue
         if candidate.method == request.method:
-            return candidate.handler, match.groupdict()
-        allowed.append(candidate.method)
+            return candidate.path, candidate, match.groupdict()
+        if template == metrics.UNMATCHED:
+            template = candidate.path
+    return template, None, {}
+
+
+def _no_route(request: flask.Request, routes: Sequence[Route]) -> SproutError:
+    allowed = sorted({r.method for r in routes if r.pattern.match(request.path)})
     if allowed:
-        raise MethodNotAllowed(sorted(set(allowed)))
-    raise NotFound(f"No such path: {request.path}")
+        return MethodNotAllowed(allowed)
+    return NotFound(f"No such path: {request.path}")
 
 
 def _make_call(request: flask.Request, ctx: Context, request_id: str) -> Call:

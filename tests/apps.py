@@ -14,13 +14,13 @@ from shared.context import Context, LazyContext
 from shared.http import Route, serve
 
 
-def function_app(ctx: Context, routes: Sequence[Route]) -> flask.Flask:
+def function_app(ctx: Context, routes: Sequence[Route], function: str = "test") -> flask.Flask:
     app = flask.Flask("sprout-test")
     context = LazyContext(lambda: ctx)
 
     @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def entry(path: str) -> flask.Response:
-        return serve(flask.request, context, routes)
+        return serve(flask.request, context, routes, function=function)
 
     return app

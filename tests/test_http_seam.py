@@ -84,7 +84,10 @@ def test_missing_configuration_is_named_and_answered_503(monkeypatch) -> None:
     app = flask.Flask("t")
     with app.test_request_context("/rate-limit"):
         response = serve(
-            flask.request, LazyContext(unconfigured), [route("GET", "/rate-limit", boom)]
+            flask.request,
+            LazyContext(unconfigured),
+            [route("GET", "/rate-limit", boom)],
+            function="test",
         )
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "misconfigured"

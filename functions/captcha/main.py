@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask
 
-from shared import limits
+from shared import limits, metrics
 from shared.captcha import service
 from shared.context import LazyContext
 from shared.http import Call, json_response, route, serve
@@ -27,8 +27,9 @@ def verify(call: Call) -> flask.Response:
 ROUTES = [
     route("POST", "/captcha/request", request_challenge),
     route("POST", "/captcha/verify", verify),
+    route("GET", "/metrics", metrics.endpoint, public=False),  # in-cluster only: shared.metrics
 ]
 
 
 def captcha(request: flask.Request) -> flask.Response:
-    return serve(request, context, ROUTES)
+    return serve(request, context, ROUTES, function="captcha")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask
 
 from shared import containers as service
-from shared import limits
+from shared import limits, metrics
 from shared.context import LazyContext
 from shared.http import Call, conditional_json, json_response, route, serve
 from shared.models import CreateContainerRequest
@@ -56,8 +56,9 @@ ROUTES = [
     route("GET", "/containers/templates", templates),
     route("GET", "/containers/{container_id}", read),
     route("DELETE", "/containers/{container_id}", delete),
+    route("GET", "/metrics", metrics.endpoint, public=False),  # in-cluster only: shared.metrics
 ]
 
 
 def containers(request: flask.Request) -> flask.Response:
-    return serve(request, context, ROUTES)
+    return serve(request, context, ROUTES, function="containers")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask
 
-from shared import limits
+from shared import limits, metrics
 from shared.context import LazyContext
 from shared.http import Call, json_response, route, serve
 
@@ -18,8 +18,11 @@ def show(call: Call) -> flask.Response:
     return json_response(status, headers=limits.headers(status.policies))
 
 
-ROUTES = [route("GET", "/rate-limit", show)]
+ROUTES = [
+    route("GET", "/rate-limit", show),
+    route("GET", "/metrics", metrics.endpoint, public=False),  # in-cluster only: shared.metrics
+]
 
 
 def ratelimit(request: flask.Request) -> flask.Response:
-    return serve(request, context, ROUTES)
+    return serve(request, context, ROUTES, function="ratelimit")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import redis
 
-from shared import limits, passes
+from shared import limits, metrics, passes
 from shared.captcha import pow, puzzle, store, track
 from shared.captcha.failures import COUNTS, Rejected
 from shared.context import Context
@@ -91,6 +91,7 @@ def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Open
         error.headers.update(limits.headers([policy]))
         raise error
     challenge = dataclasses.replace(challenge, difficulty=opened.difficulty)
+    metrics.challenge_issued(mode)
     return Opened(challenge, layout, [policy])
 
 
