@@ -101,7 +101,7 @@ def serve(
     template, found, params = _dispatch(request, routes)
     try:
         if found is None:
-            raise _no_route(request, routes)
+            raise _no_route(request, template, routes)
         if found.public:
             call = _make_call(request, context(), request_id)
             response = found.handler(call, **params)
@@ -134,25 +134,31 @@ def serve(
 def _dispatch(
     request: flask.Request, routes: Sequence[Route]
 ) -> tuple[str, Route | None, dict[str, str]]:
-    """The route for this path and method, with the path's parameters and its template;
-    `None` when there is none (the template is then that of the path, or `UNMATCHED`)."""
-    template = metrics.UNMATCHED
+    """The path's template, and the route for it and the method with the path's parameters.
+
+    A path belongs to the first route (in table order) whose template matches it, so tables
+    list a literal path before a template that would match it too (`/containers/templates`
+    before `/containers/{container_id}`): another method on that path is a 405, never a
+    request for a container named "templates". No route: `None`, and the template is
+    `UNMATCHED` when no route matches the path at all.
+    """
     for candidate in routes:
         match = candidate.pattern.match(request.path)
-        if match is None:
-            continue
-        if candidate.method == request.method:
-            return candidate.path, candidate, match.groupdict()
-        if template == metrics.UNMATCHED:
-            template = candidate.path
+        if match is not None:
+            break
+    else:
+        return metrics.UNMATCHED, None, {}
+    template = candidate.path
+    for found in routes:
+        if found.path == template and found.method == request.method:
+            return template, found, match.groupdict()
     return template, None, {}
 
 
-def _no_route(request: flask.Request, routes: Sequence[Route]) -> SproutError:
-    allowed = sorted({r.method for r in routes if r.pattern.match(request.path)})
-    if allowed:
-        return MethodNotAllowed(allowed)
-    return NotFound(f"No such path: {request.path}")
+def _no_route(request: flask.Request, template: str, routes: Sequence[Route]) -> SproutError:
+    if template == metrics.UNMATCHED:
+        return NotFound(f"No such path: {request.path}")
+    return MethodNotAllowed(sorted({r.method for r in routes if r.path == template}))
 
 
 def _make_call(request: flask.Request, ctx: Context, request_id: str) -> Call:

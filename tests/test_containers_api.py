@@ -168,6 +168,16 @@ def test_unknown_paths_and_methods(api):
     assert api.get("/containers/nosuchidxyz2").status_code == 404
 
 
+@pytest.mark.parametrize("method", ["DELETE", "POST", "PUT", "OPTIONS"])
+def test_other_methods_on_the_templates_path_are_405_not_a_container_id(api, method):
+    # Found by tests/fuzz_api.py: DELETE /containers/templates was routed to DELETE
+    # /containers/{container_id} (404), and a 405 there advertised "Allow: DELETE, GET".
+    response = api.open("/containers/templates", method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert response.get_json()["error"]["details"] == {"allowed": ["GET"]}
+
+
 def test_token_is_single_use_and_bound_to_the_address(ctx, api, redis_client):
     token = pass_token(redis_client)
     body = {"template": "nginx", "captcha_token": token}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 
@@ -91,3 +92,14 @@ def test_missing_configuration_is_named_and_answered_503(monkeypatch) -> None:
         )
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "misconfigured"
+
+
+def test_no_route_table_shadows_a_literal_path_with_an_earlier_template() -> None:
+    # A path belongs to the first route whose template matches it (shared.http._dispatch).
+    for name in ("captcha", "containers", "ratelimit"):
+        routes = importlib.import_module(f"functions.{name}.main").ROUTES
+        for index, literal in enumerate(routes):
+            if "{" in literal.path:
+                continue
+            earlier = [r.path for r in routes[:index] if r.pattern.match(literal.path)]
+            assert set(earlier) <= {literal.path}, (name, literal.path, earlier)
