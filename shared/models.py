@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 ContainerState = Literal["pending", "running", "failed", "deleting", "deleted"]
 PendingPhase = Literal["queued", "creating", "starting"]
@@ -12,7 +12,18 @@ CONTAINER_ID_PATTERN = r"^[a-z2-7]{12}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: exactly the document's types (strict: no "5" or true for a number,
+    no number for a string) and no other fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer as JSON Schema has it: 5.0 is one too (strict mode alone would refuse it).
+JsonInt = Annotated[int, BeforeValidator(_integral)]
 
 
 # Requests ------------------------------------------------------------------------------------
@@ -40,7 +51,7 @@ class TrackPoint(Strict):
 
 class CaptchaVerifyRequest(Strict):
     challenge_id: str = Field(min_length=8, max_length=64)
-    x: int = Field(ge=0, le=1000, description="The piece's left offset in image pixels")
+    x: JsonInt = Field(ge=0, le=1000, description="The piece's left offset in image pixels")
     track: list[TrackPoint] = Field(default_factory=list, max_length=2000)
     input: Literal["pointer", "keyboard"] = "pointer"
     pow_nonce: str = Field(max_length=32, pattern=r"^[0-9]{1,32}$")

@@ -524,3 +524,27 @@ def _post_when_up(url: str, data: dict[str, Any]) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"x": "5"}, "x"),
+        ({"x": True}, "x"),
+        ({"pow_nonce": 12}, "pow_nonce"),
+        ({"track": [{"x": 0, "y": 0, "t": False}]}, "track.0.t"),
+        ({"track": [{"x": "1.5", "y": 0, "t": 0}]}, "track.0.x"),
+    ],
+)
+def test_verify_takes_exactly_the_documented_types(api, change, field):
+    # Found by tests/fuzz_api.py: {"t": false} (and "5" for x) passed validation (pydantic's
+    # lax mode), so a body the document forbids was answered 403 instead of 422.
+    body = {"challenge_id": "no-such-challenge", "x": 1, "pow_nonce": "1", **change}
+    response = api.post("/captcha/verify", json=body)
+    assert response.status_code == 422
+    assert field in {d["field"] for d in response.get_json()["error"]["details"]}
+
+
+def test_an_integral_float_is_an_integer_as_json_schema_says(api):
+    body = {"challenge_id": "no-such-challenge", "x": 5.0, "pow_nonce": "1"}
+    assert api.post("/captcha/verify", json=body).status_code == 403  # valid; no such challenge
