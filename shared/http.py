@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import flask
+import functions_framework
 import redis
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
 
 from shared import identity, logs, metrics
 from shared.context import Context, LazyContext
@@ -128,6 +130,37 @@ def serve(
     metrics.observe_request(
         function, template, request.method, response.status_code, time.perf_counter() - started
     )
+    return response
+
+
+def handle_framework_errors(function: str) -> None:
+    """Answer, in our error shape, what functions-framework's Flask app refuses itself.
+
+    Its catch-all rule (`/<path:path>`) does not match every path, for one a path holding a
+    newline, and it keeps /robots.txt and /favicon.ico for itself: Flask answers those 404s
+    with an HTML page before any function runs. Each `main.py` calls this at import, which
+    functions-framework runs inside its app (its `errorhandler` registers on that app there;
+    anywhere else it does nothing).
+    """
+    functions_framework.errorhandler(HTTPException)(
+        lambda error: framework_error(error, function=function)
+    )
+
+
+def framework_error(error: HTTPException, *, function: str) -> flask.Response:
+    """The JSON error for an `HTTPException` the framework raised, counted as UNMATCHED."""
+    status = error.code or 500
+    known: dict[int, SproutError] = {
+        400: BadRequest("The request is malformed."),
+        404: NotFound(f"No such path: {flask.request.path}"),
+        413: PayloadTooLarge("The request is too large."),
+    }
+    sprout = known.get(status)
+    if sprout is None:
+        sprout = SproutError(error.description or "Request refused.", code="http_error")
+        sprout.status = status
+    response = _finish(error_response(sprout), None, _request_id(flask.request))
+    metrics.observe_request(function, metrics.UNMATCHED, flask.request.method, status, 0.0)
     return response
 
 

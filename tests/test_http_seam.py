@@ -9,7 +9,7 @@ import logging
 import flask
 import pytest
 
-from shared import logs
+from shared import logs, metrics
 from shared.context import Context, LazyContext
 from shared.errors import ConfigError
 from shared.http import Call, route, serve
@@ -103,3 +103,24 @@ def test_no_route_table_shadows_a_literal_path_with_an_earlier_template() -> Non
                 continue
             earlier = [r.path for r in routes[:index] if r.pattern.match(literal.path)]
             assert set(earlier) <= {literal.path}, (name, literal.path, earlier)
+
+
+@pytest.mark.parametrize("path", ["/containers/%C3%AD%0AI", "/robots.txt", "/favicon.ico"])
+def test_what_the_framework_refuses_itself_is_a_json_404_and_counted(make_context, path):
+    # Found by tests/fuzz_api.py: functions-framework's catch-all rule does not match a path
+    # holding a newline, and Flask answered with its HTML 404 page.
+    before = metrics.REGISTRY.get_sample_value(
+        "sprout_http_requests_total",
+        {"function": "framework", "route": metrics.UNMATCHED, "method": "GET", "status": "404"},
+    )
+    client = function_app(make_context(), [route("GET", "/boom", boom)], "framework").test_client()
+    response = client.get(path, headers={"X-Request-Id": "req-framework"})
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"]["code"] == "not_found"
+    assert response.headers["X-Request-Id"] == "req-framework"
+    after = metrics.REGISTRY.get_sample_value(
+        "sprout_http_requests_total",
+        {"function": "framework", "route": metrics.UNMATCHED, "method": "GET", "status": "404"},
+    )
+    assert (after or 0) == (before or 0) + 1

@@ -7,7 +7,7 @@ import flask
 from shared import limits, metrics
 from shared.captcha import service
 from shared.context import LazyContext
-from shared.http import Call, json_response, route, serve
+from shared.http import Call, handle_framework_errors, json_response, route, serve
 from shared.models import CaptchaRequest, CaptchaVerifyRequest
 
 context = LazyContext()
@@ -29,6 +29,9 @@ ROUTES = [
     route("POST", "/captcha/verify", verify),
     route("GET", "/metrics", metrics.endpoint, public=False),  # in-cluster only: shared.metrics
 ]
+
+
+handle_framework_errors("captcha")  # Flask's own 404s (e.g. a path with a newline), as JSON
 
 
 def captcha(request: flask.Request) -> flask.Response:

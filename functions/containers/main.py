@@ -7,7 +7,7 @@ import flask
 from shared import containers as service
 from shared import limits, metrics
 from shared.context import LazyContext
-from shared.http import Call, conditional_json, json_response, route, serve
+from shared.http import Call, conditional_json, handle_framework_errors, json_response, route, serve
 from shared.models import CreateContainerRequest
 
 context = LazyContext()
@@ -58,6 +58,9 @@ ROUTES = [
     route("DELETE", "/containers/{container_id}", delete),
     route("GET", "/metrics", metrics.endpoint, public=False),  # in-cluster only: shared.metrics
 ]
+
+
+handle_framework_errors("containers")  # Flask's own 404s (e.g. a path with a newline), as JSON
 
 
 def containers(request: flask.Request) -> flask.Response:

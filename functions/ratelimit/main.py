@@ -6,7 +6,7 @@ import flask
 
 from shared import limits, metrics
 from shared.context import LazyContext
-from shared.http import Call, json_response, route, serve
+from shared.http import Call, handle_framework_errors, json_response, route, serve
 
 context = LazyContext()
 
@@ -22,6 +22,9 @@ ROUTES = [
     route("GET", "/rate-limit", show),
     route("GET", "/metrics", metrics.endpoint, public=False),  # in-cluster only: shared.metrics
 ]
+
+
+handle_framework_errors("ratelimit")  # Flask's own 404s (e.g. a path with a newline), as JSON
 
 
 def ratelimit(request: flask.Request) -> flask.Response:
