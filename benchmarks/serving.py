@@ -21,15 +21,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def function_server(source: Path, target: str, env: dict[str, str]) -> Iterator[str]:
+def function_server(
+    source: Path, target: str, env: dict[str, str], log: Path | None = None
+) -> Iterator[str]:
+    """Serve `target` from `source` with the stock CLI on a free port; its output goes to `log`."""
     port = free_port()
     command = [
         str(Path(sys.executable).parent / "functions-framework"),
         "--source", str(source), "--target", target, "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
+    output = log.open("ab") if log is not None else subprocess.DEVNULL
+    # This checkout's code, whichever one the virtual environment was installed from.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     process = subprocess.Popen(
-        command, env={**os.environ, **env}, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        command, env={**os.environ, "PYTHONPATH": path, **env}, cwd=ROOT,
+        stdout=output, stderr=output, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -48,6 +54,8 @@ def function_server(source: Path, target: str, env: dict[str, str]) -> Iterator[
     finally:
         process.terminate()
         process.wait(10)
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
 
 
 @dataclass
