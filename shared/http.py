@@ -4,7 +4,8 @@ Every function's `main.py` hands its request to `serve` with a route table; hand
 `Call` (who is asking, with what) and return a `flask.Response`. Only this module turns
 errors into responses: `SproutError`s become their status and JSON body; Redis being down
 becomes a 503; anything else is logged with its traceback and answered with a bare 500.
-`serve` also counts every answer and its latency (`shared.metrics`), by route template.
+`serve` also counts every answer and its latency (`shared.metrics`), by route template;
+`handle_framework_errors` does the same for what Flask refuses before a function runs.
 
 Internal routes (`public=False`, such as `GET /metrics`) are left out of the OpenAPI
 document and their handlers get the bare `flask.Request`: no context and no identity, so
@@ -89,7 +90,7 @@ class Route:
 def route(method: str, path: str, handler: Handler, *, public: bool = True) -> Route:
     """`path` may hold `{name}` placeholders, each matching one path segment."""
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-    return Route(method, path, re.compile(f"^{regex}/?$"), handler, public)
+    return Route(method, path, re.compile(f"^{regex}/?\\Z"), handler, public)  # \Z: not $
 
 
 def serve(

@@ -124,3 +124,9 @@ def test_what_the_framework_refuses_itself_is_a_json_404_and_counted(make_contex
         {"function": "framework", "route": metrics.UNMATCHED, "method": "GET", "status": "404"},
     )
     assert (after or 0) == (before or 0) + 1
+
+
+def test_a_route_matches_its_whole_path_not_one_with_a_trailing_newline() -> None:
+    listing = route("GET", "/containers", boom)
+    assert listing.pattern.match("/containers") and listing.pattern.match("/containers/")
+    assert listing.pattern.match("/containers\n") is None  # `$` would have matched
