@@ -226,9 +226,12 @@ class World:
         elif name == "verifyCaptcha" and body is not None and rnd.random() < 0.8:
             visitor = self._answer(body, visitor, rnd)
             secret = visitor.secret
-        elif name == "createContainer" and body is not None and rnd.random() < 0.7:
-            visitor = self._pass(body, visitor, rnd)
-            secret = visitor.secret
+        elif name == "createContainer" and body is not None:
+            if rnd.random() < 0.8:
+                body["template"] = rnd.choice(TEMPLATES)  # else unknown: 422
+            if rnd.random() < 0.6:
+                visitor = self._pass(body, visitor, rnd)  # else a made-up token: 403
+                secret = visitor.secret
         elif name in ("getContainer", "deleteContainer") and self.containers:
             if rnd.random() < 0.7:
                 container_id, owner_secret = rnd.choice(self.containers)
@@ -259,7 +262,7 @@ class World:
         return asked if rnd.random() < 0.9 else visitor
 
     def _pass(self, body: dict[str, Any], visitor: Visitor, rnd: random.Random) -> Visitor:
-        """A pass token the API issued in this run, or a fresh one; often a real template."""
+        """A pass token the API issued in this run, or a fresh one."""
         if self.passes and rnd.random() < 0.5:
             token, visitor = self.passes.pop(rnd.randrange(len(self.passes)))
         else:
@@ -270,8 +273,6 @@ class World:
                 mode=rnd.choice(("slider", "slider", "pow")),
             )
         body["captcha_token"] = token
-        if rnd.random() < 0.8:
-            body["template"] = rnd.choice(TEMPLATES)
         return visitor
 
     @staticmethod
