@@ -1,0 +1,1 @@
+"""Sprout deployment assets: Kubernetes manifests and the one-machine local runtime."""

@@ -1,0 +1,27 @@
+"""kubesim: a simulated Kubernetes API server for Sprout's tests, benchmarks and local stack.
+
+It serves core/v1 namespaces, pods and services and networking.k8s.io/v1 ingresses over real
+HTTP, so the worker reaches it through the official ``kubernetes`` client exactly as it reaches
+a cluster: same status codes and Status bodies, name validation, selectors, resourceVersion,
+watch, status subresource, graceful deletion, Pod Security ``restricted`` admission and a
+simulated scheduler/kubelet (with deterministic failure hooks), plus fault injection.
+
+Modules: ``store`` (objects, resourceVersion, watch history), ``selectors``, ``names`` and
+``validation`` (defaulting and 422s), ``admission`` (Pod Security), ``patch``, ``api`` (verbs),
+``lifecycle`` (scheduler and kubelet), ``faults`` (latency, errors, stats), ``server`` (HTTP),
+``tables`` and ``discovery`` (for kubectl), ``persistence`` (state file), ``simulator`` (wiring)
+and ``__main__`` (CLI).
+
+From Python::
+
+    with Simulator(SimConfig(start_delay=0)) as sim:
+        sim.write_kubeconfig(path)          # then kubernetes.config.load_kube_config(path)
+        sim.configure(error_rate=0.2, seed=1)
+
+From a shell: ``python -m deploy.local.kubesim --port 0 --kubeconfig-out kubeconfig``.
+"""
+
+from .config import SimConfig
+from .simulator import Simulator, SimulatorProcess, SimulatorStartError, write_kubeconfig
+
+__all__ = ["SimConfig", "Simulator", "SimulatorProcess", "SimulatorStartError", "write_kubeconfig"]
