@@ -7,8 +7,8 @@ job reads a `reconcile` tick. In order:
    `stream.REAP`), so deletion goes through the stream like any other, with its retries.
 2. Snapshot the live records (the expiry index holds every live or deleting container).
 3. List Sprout's pods, services and ingresses (by label).
-4. Orphans: objects whose container has no live record (missing, deleting, failed,
-   deleted) are deleted. The lists are taken before the records are read, so an object made
+4. Orphans: objects whose container's record is missing, failed or deleted are deleted
+   (a deleting one is left to its delete entry). The lists are taken before the records are read, so an object made
    for a container that is still pending is never mistaken for an orphan.
 5. Vanished: records that were `running` in the snapshot (taken before the list, so their
    pod was ready before we looked) whose pod is missing or dead become `failed`.
@@ -40,6 +40,9 @@ from shared.redis_client import Scripts
 log = logging.getLogger("sprout.worker.reconcile")
 
 LOST = "Sprout lost track of this request."
+# Objects of these containers are not orphans: live ones, and deleting ones (their delete
+# entry removes them; if that entry is lost, step 6 brings it back).
+KEPT_STATES = LIVE_STATES | {"deleting"}
 CONSUMER_FORGET_AFTER = 3600.0
 
 
@@ -146,7 +149,7 @@ class Reconciler:
             "pod": self.kube.delete_pod,
         }
         for kind, name, container_id in found:
-            if states.get(container_id) in LIVE_STATES:
+            if states.get(container_id) in KEPT_STATES:
                 continue
             try:
                 delete[kind](name)
