@@ -130,11 +130,19 @@ def test_templates_are_listed(api):  # type: ignore[no-untyped-def]
         ({"data": "[1, 2]", "content_type": "application/json"}, 400, "bad_request"),
         ({"data": "template=nginx", "content_type": "text/plain"}, 415, "unsupported_media_type"),
         ({"json": {"template": "nginx"}}, 422, "invalid_field"),
-        ({"json": {"template": "nginx", "captcha_token": "x" * 20, "extra": 1}}, 422, "invalid_field"),
+        (
+            {"json": {"template": "nginx", "captcha_token": "x" * 20, "extra": 1}},
+            422,
+            "invalid_field",
+        ),
         ({"json": {"template": 5, "captcha_token": "x" * 20}}, 422, "invalid_field"),
         ({"json": {"template": "nginx", "captcha_token": "x" * 20}}, 403, "captcha_invalid"),
         ({"json": {"template": "nope", "captcha_token": "x" * 20}}, 422, "invalid_field"),
-        ({"data": "{" + " " * 70_000 + "}", "content_type": "application/json"}, 413, "payload_too_large"),
+        (
+            {"data": "{" + " " * 70_000 + "}", "content_type": "application/json"},
+            413,
+            "payload_too_large",
+        ),
         ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, "bad_request"),
     ],
 )

@@ -8,8 +8,8 @@ job reads a `reconcile` tick. In order:
 2. Snapshot the live records (the expiry index holds every live or deleting container).
 3. List Sprout's pods, services and ingresses (by label).
 4. Orphans: objects whose container's record is missing, failed or deleted are deleted
-   (a deleting one is left to its delete entry). The lists are taken before the records are read, so an object made
-   for a container that is still pending is never mistaken for an orphan.
+   (a deleting one is left to its delete entry). The lists are taken before the records
+   are read, so an object made for a container still pending is never taken for an orphan.
 5. Vanished: records that were `running` in the snapshot (taken before the list, so their
    pod was ready before we looked) whose pod is missing or dead become `failed`.
 6. Lost: pending or deleting records untouched for `lost_after` with no entry left in the

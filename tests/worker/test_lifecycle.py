@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 from typing import Any
 
 import redis
@@ -43,7 +42,7 @@ def contains(actual: Any, expected: Any, path: str = "") -> list[str]:
             return [f"{path}: {actual!r} != {expected!r}"]
         return [
             p
-            for i, (a, e) in enumerate(zip(actual, expected))
+            for i, (a, e) in enumerate(zip(actual, expected, strict=True))
             for p in contains(a, e, f"{path}[{i}]")
         ]
     return [] if actual == expected else [f"{path}: {actual!r} != {expected!r}"]
@@ -75,7 +74,7 @@ def test_500_creates_and_200_deletes_end_in_the_right_states(
     job, thread = run_in_thread(settings, redis_server.url)
     for container_id in late:  # deleted while the job works: some pending, some running
         wait_for(
-            lambda: state(redis_client, container_id)["phase"] != "queued",
+            lambda i=container_id: state(redis_client, i)["phase"] != "queued",  # type: ignore[misc]
             timeout=60,
             what="the job",
         )
@@ -89,9 +88,9 @@ def test_500_creates_and_200_deletes_end_in_the_right_states(
     assert deleted == set(chosen), {s["state"] for s in states.values()}
     assert running == set(ids) - set(chosen)
     for container_id in running:
-        record = states[container_id]
-        assert record["url"] == f"https://{container_id}.sprout.localhost/"
-        assert float(record["started_at"]) >= float(record["created_at"])
+        fields = states[container_id]
+        assert fields["url"] == f"https://{container_id}.sprout.localhost/"
+        assert float(fields["started_at"]) >= float(fields["created_at"])
 
     # The cluster holds exactly the running containers' objects, as the builders made them.
     expected_names = sorted(builders.object_name(i) for i in running)
