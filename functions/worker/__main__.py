@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 import redis
+from kubernetes.config import ConfigException
 
 from functions.worker.job import Job
 from functions.worker.kube import REQUIRED_RBAC, Kube
@@ -37,7 +38,11 @@ def run_job(settings: WorkerSettings) -> int:
     site = load(SiteSettings)
     templates = load(TemplateSettings).by_name()
     client = connect(load(RedisSettings).redis_url, timeout=10.0)
-    kube = Kube.connect(settings)
+    try:
+        kube = Kube.connect(settings)
+    except (ConfigException, OSError) as exc:
+        where = settings.kubeconfig or "the in-cluster service account"
+        raise ConfigError(f"Sprout cannot reach the cluster with {where}: {exc}") from exc
     job = Job(settings=settings, site=site, templates=templates, redis_client=client, kube=kube)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -28,6 +28,8 @@ from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
 
+RETRY_AFTER_MAX = 60.0  # a longer Retry-After is taken as this (the entry is redelivered)
+
 
 class KubeError(Exception):
     """A Kubernetes API call did not succeed."""
@@ -138,13 +140,16 @@ def retrying(
     cap: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run `call`, retrying `TemporaryError`s with backoff (or the server's Retry-After)."""
+    """Run `call`, retrying `TemporaryError`s with backoff, or after the server's Retry-After
+    (honoured up to `RETRY_AFTER_MAX`)."""
     for attempt in range(1, attempts + 1):
         try:
             return call()
         except TemporaryError as exc:
             if attempt == attempts:
                 raise
-            delay = exc.delay if exc.delay is not None else backoff_delay(attempt, base, cap)
-            sleep(min(cap, delay))
+            if exc.delay is not None:
+                sleep(min(RETRY_AFTER_MAX, exc.delay))
+            else:
+                sleep(backoff_delay(attempt, base, cap))
     raise AssertionError("unreachable")  # pragma: no cover

@@ -57,6 +57,8 @@ TEMPLATES = [
      "image": "busybox:1.36", "command": ["sleep", "inf", "sprout-sim:never-ready"]},
     {"name": "invalid", "title": "invalid", "description": "bad quantity", "port": 8080,
      "image": "busybox:1.36", "memory": "lots"},
+    {"name": "flaky", "title": "flaky", "description": "crashes once running", "port": 8080,
+     "image": "busybox:1.36", "command": ["sh", "-c", "exit 1", "sprout-sim:crash-after=0.5"]},
 ]  # fmt: skip
 
 
