@@ -9,8 +9,8 @@ simulated scheduler/kubelet (with deterministic failure hooks), plus fault injec
 Modules: ``store`` (objects, resourceVersion, watch history), ``selectors``, ``names`` and
 ``validation`` (defaulting and 422s), ``admission`` (Pod Security), ``patch``, ``api`` (verbs),
 ``lifecycle`` (scheduler and kubelet), ``faults`` (latency, errors, stats), ``server`` (HTTP),
-``tables`` and ``discovery`` (for kubectl), ``persistence`` (state file), ``simulator`` (wiring)
-and ``__main__`` (CLI).
+``tables`` and ``discovery`` (for kubectl), ``tls`` (optional HTTPS), ``persistence`` (state
+file), ``simulator`` (wiring) and ``__main__`` (CLI). See README.md beside this file.
 
 From Python::
 

@@ -90,9 +90,8 @@ class ListResult:
 
 
 class ApiServer:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.clock = clock
         self.service_ips = IpPool(SERVICE_CIDR, first_offset=11)
         store.add_listener(self._on_event)
 
@@ -212,12 +211,15 @@ class ApiServer:
             meta.pop("namespace", None)
         return obj
 
-    def _prepare(self, resource: ResourceType, obj: JSON) -> None:
-        """Defaulting and decode-level checks; malformed field types answer 400 like a decoder."""
+    def _prepare(self, resource: ResourceType, obj: JSON, admit: bool = False) -> None:
+        """Defaulting (and on create, mutating admission); malformed field types answer 400
+        as the real decoder does."""
         try:
             apply_defaults(resource, obj)
             if resource is PODS:
                 check_quantities(obj)
+                if admit:
+                    self._admit_pod_defaults(obj)
         except (AttributeError, TypeError) as error:
             raise _decode_error(resource, error) from error
 
@@ -251,9 +253,7 @@ class ApiServer:
             if resource.namespaced
             else None
         )
-        self._prepare(resource, obj)
-        if resource is PODS:
-            self._admit_pod_defaults(obj)
+        self._prepare(resource, obj, admit=True)
         obj["status"] = self._initial_status(resource, obj)
         self._validate(resource, name, lambda: validate(resource, obj))
         if resource is PODS and namespace_obj is not None:

@@ -56,11 +56,3 @@ def parse_quantity(value: object) -> Fraction:
     if exponent:
         return base * Fraction(10) ** int(exponent.group(1))
     raise QuantityError("unable to parse quantity's suffix")
-
-
-def format_cpu(value: Fraction) -> str:
-    """CPU as the scheduler prints it in messages (whole cores or millicores)."""
-    millis = value * 1000
-    if millis.denominator == 1 and millis % 1000 == 0:
-        return str(int(millis // 1000))
-    return f"{int(millis)}m"

@@ -137,7 +137,7 @@ class Simulator:
             context = server_context(cert, key)
         self._http = SimHTTPServer((self.host, self.requested_port), self, context)
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name="kubesim-http", daemon=True
+            target=self._http.serve_forever, args=(0.05,), name="kubesim-http", daemon=True
         )
         self._thread.start()
         self.cluster.start()

@@ -92,7 +92,7 @@ class Store:
     def __init__(self, history_limit: int = 10_000) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
-        self.history_limit = max(history_limit, 100)
+        self.history_limit = max(history_limit, 1)
         self._objects: dict[str, dict[str, dict[str, Snapshot]]] = {}
         self._resource_version = 0
         self._events: list[WatchEvent] = []
@@ -234,7 +234,8 @@ class Store:
                     snapshot.name
                 ] = snapshot
             self._resource_version = max(self._resource_version, resource_version)
-            self._first_event_index += len(self._events)
+            # Skip one index so cursors of open watches fall before the new history (410).
+            self._first_event_index += len(self._events) + 1
             self._events.clear()
             self._oldest_resumable = self._resource_version
             self.changed.notify_all()

@@ -69,8 +69,8 @@ def _default_container(container: JSON) -> None:
     container.setdefault("terminationMessagePath", "/dev/termination-log")
     container.setdefault("terminationMessagePolicy", "File")
     image = container.get("image")
-    if "imagePullPolicy" not in container and isinstance(image, str):
-        _, tag = image_has_tag_or_digest(image)
+    if "imagePullPolicy" not in container:
+        _, tag = image_has_tag_or_digest(image) if isinstance(image, str) and image else (False, "")
         container["imagePullPolicy"] = "Always" if tag == "latest" else "IfNotPresent"
     resources = container.setdefault("resources", {})
     if isinstance(resources, dict):
