@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from deploy.local.kubesim import SimulatorProcess
+from deploy.local.redis_server import RedisServer
 from shared.context import Context
 from shared.settings import ApiSettings, LimitSettings
 from tests.conftest import SECRET
-from tests.redis_server import RedisServer
 from tests.worker.support import SIM_ARGS, Target, new_client, template_settings
 
 

@@ -73,7 +73,7 @@ def test_20_percent_api_errors_and_latency_every_container_ends_with_a_reason(
         what="only the running containers' pods",
     )
     assert_group_clean(redis_client)
-    dead = redis_client.xrange(keys.DEAD_LETTER_STREAM)
+    dead: list[tuple[str, dict[str, str]]] = redis_client.xrange(keys.DEAD_LETTER_STREAM)  # type: ignore[assignment]
     assert all(records[f["id"]]["state"] == "failed" for _, f in dead)
 
 
