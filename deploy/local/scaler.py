@@ -188,12 +188,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--redis-url or SPROUT_REDIS_URL is required")
     trigger = load_trigger(options.polling_interval)
     client = redis.Redis.from_url(options.redis_url, decode_responses=True)
+    worker = [sys.executable, "-m", "functions.worker"]
+    ticks = job_starter([*worker, "tick"], {}, options.log_dir, "worker-tick.log")
+    count = iter(range(1, 1 << 62))
     scaler = Scaler(
         client,
         trigger,
-        job_starter([sys.executable, "-m", "functions.worker"], {}, options.log_dir),
+        job_starter(worker, {}, options.log_dir),
+        start_tick=lambda: ticks(next(count)),
+        tick_interval=options.tick_interval,
     )
-    signal.signal(signal.SIGTERM, lambda *_: scaler._stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: scaler.request_stop())
     log.info("watching %s/%s: %s", trigger.stream, trigger.group, trigger)
     try:
         scaler.run()

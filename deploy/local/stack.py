@@ -101,8 +101,11 @@ class Stack:
         if self.options.redis_url:
             self.parts.append(Part("redis", self.options.redis_url, None))
             return self.options.redis_url
-        self.redis = RedisServer(self.data / "redis", appendonly=True, env=self._marker()).start()
-        self.parts.append(Part("redis", self.redis.url, self.data / "redis", self.redis.process))
+        log = self.logs / "redis.log"
+        self.redis = RedisServer(
+            self.data / "redis", appendonly=True, env=self._marker(), logfile=log
+        ).start()
+        self.parts.append(Part("redis", self.redis.url, log, self.redis.process))
         return self.redis.url
 
     def _start_cluster(self) -> tuple[Path, bool]:
