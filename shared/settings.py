@@ -35,12 +35,16 @@ class SiteSettings(BaseSettings):
 
     base_domain: str = Field(default="sprout.localhost", description="Containers get <id>.<this>")
     url_scheme: str = Field(default="https", pattern="^https?$")
+    url_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port in container URLs (local runs only)"
+    )
 
     def container_host(self, container_id: str) -> str:
         return f"{container_id}.{self.base_domain}"
 
     def container_url(self, container_id: str) -> str:
-        return f"{self.url_scheme}://{self.container_host(container_id)}/"
+        port = f":{self.url_port}" if self.url_port else ""
+        return f"{self.url_scheme}://{self.container_host(container_id)}{port}/"
 
 
 class ApiSettings(RedisSettings, SiteSettings):

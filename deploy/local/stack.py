@@ -32,6 +32,13 @@ from deploy.local.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("captcha", "containers", "ratelimit")
+# One machine restarts in seconds, not minutes: take over a dead job's entries sooner than a
+# cluster would (the environment may still set each of these).
+LOCAL_WORKER_TIMINGS = {
+    "SPROUT_WORKER_CLAIM_MIN_IDLE": "8",
+    "SPROUT_WORKER_BACKOFF_MAX": "4",
+    "SPROUT_WORKER_LOST_AFTER": "30",
+}
 
 
 @dataclass
@@ -51,7 +58,9 @@ class Options:
     redis_url: str | None = None
     start_delay: float = 0.5
     polling_interval: float = 0.2
-    tick_interval: float = 5.0
+    tick_interval: float = 2.0
+    node_cpu: str = "16"
+    node_memory: str = "32Gi"
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -122,6 +131,7 @@ class Stack:
                 "--port", "0", "--kubeconfig-out", str(kubeconfig),
                 "--state-file", str(self.data / "kubesim-state.json"),
                 "--start-delay", str(self.options.start_delay),
+                "--node-cpu", self.options.node_cpu, "--node-memory", self.options.node_memory,
             ],
             {},
         )  # fmt: skip
@@ -151,10 +161,14 @@ class Stack:
             "SPROUT_TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
             "SPROUT_COOKIE_SECURE": "false",
             "SPROUT_URL_SCHEME": "http",
-            "SPROUT_BASE_DOMAIN": f"localhost:{gateway_port}",
+            # Browsers resolve *.localhost to loopback: <id>.localhost:<port> reaches the gateway.
+            "SPROUT_BASE_DOMAIN": "localhost",
+            "SPROUT_URL_PORT": str(gateway_port),
             "SPROUT_CLUSTER_SIMULATED": "true" if simulated else "false",
             "KUBECONFIG": str(kubeconfig),
             "SPROUT_WORKER_KUBECONFIG": str(kubeconfig),
+            **LOCAL_WORKER_TIMINGS,
+            **{k: v for k, v in os.environ.items() if k in LOCAL_WORKER_TIMINGS},
             **self.options.extra_env,
         }
 
@@ -305,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--start-delay", type=float, default=0.5,
                         help="simulated seconds from pod creation to Running")  # fmt: skip
     parser.add_argument("--polling-interval", type=float, default=0.2)
+    parser.add_argument("--node-cpu", default="16", help="the simulated node's CPU")
+    parser.add_argument("--node-memory", default="32Gi", help="the simulated node's memory")
     options = parser.parse_args(argv)
     kubeconfig = options.kubeconfig or (
         Path(os.environ["KUBECONFIG"]) if os.environ.get("KUBECONFIG") else None
@@ -318,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             redis_url=os.environ.get("SPROUT_REDIS_URL"),
             start_delay=options.start_delay,
             polling_interval=options.polling_interval,
+            node_cpu=options.node_cpu,
+            node_memory=options.node_memory,
         )
     )
     stopping = False
