@@ -33,8 +33,11 @@ from deploy.local.redis_server import RedisServer, free_port
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("captcha", "containers", "ratelimit")
 # One machine restarts in seconds, not minutes: take over a dead job's entries sooner than a
-# cluster would (the environment may still set each of these).
+# cluster would; and a job waits a little longer for the next entry before it exits, since
+# starting a job process costs most of a click-to-running here (the environment may still set
+# each of these).
 LOCAL_WORKER_TIMINGS = {
+    "SPROUT_WORKER_LINGER": "5",
     "SPROUT_WORKER_CLAIM_MIN_IDLE": "8",
     "SPROUT_WORKER_BACKOFF_MAX": "4",
     "SPROUT_WORKER_LOST_AFTER": "30",
