@@ -10,7 +10,7 @@ import redis
 from functions.worker import builders
 from functions.worker.handlers import GAVE_UP
 from functions.worker.podstatus import POD_VANISHED
-from functions.worker.reconcile import LOST, Reconciler
+from functions.worker.reconcile import LOST
 from functions.worker.stream import Stream
 from shared import keys
 from shared.context import Context
@@ -197,7 +197,7 @@ def test_an_entry_that_keeps_failing_is_dead_lettered_after_n_deliveries(
     for container_id in ids:
         record = state(redis_client, container_id)
         assert (record["state"], record["error"]) == ("failed", GAVE_UP)
-    dead = redis_client.xrange(keys.DEAD_LETTER_STREAM)
+    dead: list[tuple[str, dict[str, str]]] = redis_client.xrange(keys.DEAD_LETTER_STREAM)  # type: ignore[assignment]
     assert sorted(f["id"] for _, f in dead) == sorted(ids)
     assert {f["deliveries"] for _, f in dead} == {"3"}
     assert all(
