@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -80,6 +82,10 @@ class Kube:
         else:
             incluster: Any = kube_config.load_incluster_config
             incluster(client_configuration=configuration)
+        # The loaders refresh credentials before every request (re-applying the whole config,
+        # proxy lookup included: ~1.5 ms of CPU each); tokens live for minutes, so a refresh
+        # every few seconds is plenty.
+        configuration.refresh_api_key_hook = _throttled(configuration.refresh_api_key_hook)
         # Retries are ours (rate-capped, with backoff); urllib3 must not add hidden ones.
         configuration.retries = False
         configuration.connection_pool_maxsize = settings.concurrency + 4
@@ -274,6 +280,25 @@ class Kube:
         self.delete_ingress(name)
         self.delete_service(name)
         self.delete_pod(name)
+
+
+def _throttled(hook: Callable[[Any], None] | None, every: float = 5.0) -> Any:
+    """`hook`, run at most once per `every` seconds (thread-safe); None stays None."""
+    if hook is None:
+        return None
+    lock = threading.Lock()
+    last = [float("-inf")]
+
+    def refresh(configuration: Any) -> None:
+        with lock:
+            if time.monotonic() - last[0] < every:
+                return
+            hook(configuration)
+            last[0] = time.monotonic()
+            # The kubeconfig loader's hook installs itself again; keep ours in front.
+            configuration.refresh_api_key_hook = refresh
+
+    return refresh
 
 
 def _lines(response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
