@@ -65,6 +65,7 @@ class Kube:
         self.namespace = settings.namespace
         self.limiter = limiter or RateLimiter(settings.api_rate)
         self._sleep = sleep
+        self._calls_lock = threading.Lock()
         self.calls = 0  # HTTP requests made, for the job's report
 
     @classmethod
@@ -99,8 +100,7 @@ class Kube:
 
     def _request(self, action: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Json:
         def once() -> Json:
-            self.limiter.acquire()
-            self.calls += 1
+            self._count_call()
             with translated(action):
                 response = method(
                     *args,
@@ -123,6 +123,12 @@ class Kube:
             cap=self.settings.backoff_max,
             **extra,
         )
+
+    def _count_call(self) -> None:
+        """Take a slot under the rate cap, and count the request."""
+        self.limiter.acquire()
+        with self._calls_lock:
+            self.calls += 1
 
     def _delete_options(self) -> client.V1DeleteOptions:
         return client.V1DeleteOptions(propagation_policy="Background")
@@ -172,8 +178,7 @@ class Kube:
         Yields the decoded events (`{"type": ..., "object": ...}`), including `ERROR` ones;
         raises `KubeError` if the watch cannot be opened or breaks off.
         """
-        self.limiter.acquire()
-        self.calls += 1
+        self._count_call()
         with translated("watch pods"):
             response: Any = self.core.list_namespaced_pod(
                 self.namespace,
