@@ -10,10 +10,12 @@ Choices made here:
   killed for memory, the visitor sees "crashed" with the reason instead of a pod quietly
   restarting in a loop and holding its quota; the pod stops using resources at once.
 - requests equal limits (Guaranteed QoS): the capacity setting then means what it says.
-- Pod Security `restricted`: non-root with a fixed unprivileged uid/gid (images such as
+- Pod Security `restricted`: non-root with a fixed unprivileged uid (images such as
   python:alpine would otherwise run as root and be refused by the kubelet), no privilege
   escalation, all capabilities dropped, seccomp RuntimeDefault; no service-account token and no
-  service links (nothing about the cluster leaks into the container).
+  service links (nothing about the cluster leaks into the container). The group is left to
+  the image: a uid it does not know runs with group 0, which is how images built for
+  arbitrary uids (nginx-unprivileged, OpenShift-style) make their writable paths writable.
 - A TCP readiness probe on the template's port: "running" means something answers there.
 """
 
@@ -40,7 +42,7 @@ SELECTOR = f"{PART_OF_LABEL}={PART_OF}"  # every object the worker made
 CONTAINER_NAME = "app"
 PORT_NAME = "http"
 SERVICE_PORT = 80
-RUN_AS = 65532  # the conventional "nonroot" uid/gid of distroless images
+RUN_AS = 65532  # the conventional "nonroot" uid of distroless images
 GRACE_SECONDS = 5
 
 _CONTAINER_ID = re.compile(r"^[a-z2-7]{12}$")
@@ -133,7 +135,6 @@ def build_pod(
             security_context=client.V1PodSecurityContext(
                 run_as_non_root=True,
                 run_as_user=RUN_AS,
-                run_as_group=RUN_AS,
                 seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
             ),
         ),

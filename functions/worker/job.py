@@ -135,9 +135,9 @@ class Job:
         return self.stream.consumer
 
     def stop(self) -> None:
-        """Stop taking entries; finish those in hand (safe to call from a signal handler)."""
+        """Stop taking entries; finish those in hand. Safe in a signal handler: it only sets
+        an event (the main loop looks at it at least every second)."""
         self._stop.set()
-        self.events.put(("wake", None, None))
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -161,7 +161,7 @@ class Job:
                         self.report.stopped_by = "stop" if self._stop.is_set() else "max-run-time"
                         break
                     if taken == 0 and not self._linger():
-                        self.report.stopped_by = "drained"
+                        self.report.stopped_by = "stop" if self._stop.is_set() else "drained"
                         break
                     continue
                 self._pump(self._wait_time(now))
@@ -179,14 +179,22 @@ class Job:
         return self.report
 
     def _linger(self) -> bool:
-        """Wait up to `linger` for a new entry; True if one came (and was taken)."""
-        block = int(self.settings.linger * 1000)
-        if block <= 0:
-            return False
-        deliveries = self.stream.read_new(self.settings.batch_size, block_ms=block)
-        for delivery in deliveries:
-            self._dispatch(delivery)
-        return bool(deliveries)
+        """Wait up to `linger` for a new entry; True if one came (and was taken).
+
+        Blocks a second at a time, so stop() (SIGTERM) is noticed within a second."""
+        until = self.monotonic() + self.settings.linger
+        while not self._stop.is_set():
+            block = min(until - self.monotonic(), 1.0)
+            if block <= 0:
+                return False
+            deliveries = self.stream.read_new(
+                self.settings.batch_size, block_ms=max(1, int(block * 1000))
+            )
+            for delivery in deliveries:
+                self._dispatch(delivery)
+            if deliveries:
+                return True
+        return False
 
     def _take(self, now: float) -> int:
         """Take entries up to the in-flight cap: due retries, dead jobs' entries, new ones."""

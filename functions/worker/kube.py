@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -63,6 +65,7 @@ class Kube:
         self.namespace = settings.namespace
         self.limiter = limiter or RateLimiter(settings.api_rate)
         self._sleep = sleep
+        self._calls_lock = threading.Lock()
         self.calls = 0  # HTTP requests made, for the job's report
 
     @classmethod
@@ -80,6 +83,10 @@ class Kube:
         else:
             incluster: Any = kube_config.load_incluster_config
             incluster(client_configuration=configuration)
+        # The loaders refresh credentials before every request (re-applying the whole config,
+        # proxy lookup included: ~1.5 ms of CPU each); tokens live for minutes, so a refresh
+        # every few seconds is plenty.
+        configuration.refresh_api_key_hook = _throttled(configuration.refresh_api_key_hook)
         # Retries are ours (rate-capped, with backoff); urllib3 must not add hidden ones.
         configuration.retries = False
         configuration.connection_pool_maxsize = settings.concurrency + 4
@@ -93,8 +100,7 @@ class Kube:
 
     def _request(self, action: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Json:
         def once() -> Json:
-            self.limiter.acquire()
-            self.calls += 1
+            self._count_call()
             with translated(action):
                 response = method(
                     *args,
@@ -117,6 +123,12 @@ class Kube:
             cap=self.settings.backoff_max,
             **extra,
         )
+
+    def _count_call(self) -> None:
+        """Take a slot under the rate cap, and count the request."""
+        self.limiter.acquire()
+        with self._calls_lock:
+            self.calls += 1
 
     def _delete_options(self) -> client.V1DeleteOptions:
         return client.V1DeleteOptions(propagation_policy="Background")
@@ -166,8 +178,7 @@ class Kube:
         Yields the decoded events (`{"type": ..., "object": ...}`), including `ERROR` ones;
         raises `KubeError` if the watch cannot be opened or breaks off.
         """
-        self.limiter.acquire()
-        self.calls += 1
+        self._count_call()
         with translated("watch pods"):
             response: Any = self.core.list_namespaced_pod(
                 self.namespace,
@@ -274,6 +285,25 @@ class Kube:
         self.delete_ingress(name)
         self.delete_service(name)
         self.delete_pod(name)
+
+
+def _throttled(hook: Callable[[Any], None] | None, every: float = 5.0) -> Any:
+    """`hook`, run at most once per `every` seconds (thread-safe); None stays None."""
+    if hook is None:
+        return None
+    lock = threading.Lock()
+    last = [float("-inf")]
+
+    def refresh(configuration: Any) -> None:
+        with lock:
+            if time.monotonic() - last[0] < every:
+                return
+            hook(configuration)
+            last[0] = time.monotonic()
+            # The kubeconfig loader's hook installs itself again; keep ours in front.
+            configuration.refresh_api_key_hook = refresh
+
+    return refresh
 
 
 def _lines(response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:

@@ -56,7 +56,7 @@ class WorkerSettings(BaseSettings):
         default=1.0, ge=0, description="Seconds to wait for new entries before exiting"
     )
     poll_interval: float = Field(
-        default=0.05, gt=0, description="Seconds between stream reads while busy"
+        default=0.01, gt=0, description="Seconds between stream reads while busy"
     )
     dead_letter_maxlen: int = Field(default=10_000, ge=100)
 

@@ -86,8 +86,12 @@ class PodTracker:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """List once (so the job starts with the truth), then watch in a thread."""
-        self._relist()
+        """List once (so the job starts with the truth), then watch in a thread. If the API
+        does not answer now, the thread keeps trying; waiters wait (up to their deadline)."""
+        try:
+            self._relist()
+        except KubeError as exc:
+            log.warning("listing pods failed: %s", exc)
         self._thread = threading.Thread(target=self._run, name="pod-watch", daemon=True)
         self._thread.start()
 

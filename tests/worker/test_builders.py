@@ -56,7 +56,6 @@ def test_pod_is_the_whole_expected_object() -> None:
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": 65532,
-                "runAsGroup": 65532,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             "containers": [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -107,3 +108,36 @@ def test_an_unusable_kubeconfig_is_named_and_exits_2(redis_server: Any) -> None:
     )
     assert result.returncode == 2
     assert "cannot reach the cluster with /nonexistent/kubeconfig" in result.stderr
+
+
+def test_sigterm_stops_taking_entries_and_exits_0(
+    sim: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions.worker"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "SPROUT_REDIS_URL": redis_server.url,
+            "SPROUT_WORKER_KUBECONFIG": str(sim.kubeconfig),
+            "SPROUT_WORKER_LINGER": "600",  # would wait for entries for 10 minutes
+        },
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        (container_id,) = create(ctx)
+        deadline = time.monotonic() + 30
+        while state(redis_client, container_id)["state"] != "running":
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "(stop)" in stderr
+    (group,) = redis_client.xinfo_groups(keys.STREAM)
+    assert group["pending"] == 0

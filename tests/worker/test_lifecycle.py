@@ -58,6 +58,8 @@ def assert_group_clean(r: redis.Redis) -> None:
     """Everything delivered was acknowledged and deleted; lag exact (0), nothing trimmed."""
     (group,) = r.xinfo_groups(keys.STREAM)
     assert group["lag"] == 0 and group["pending"] == 0
+    # Every entry ever added was read by the group: none vanished before delivery.
+    assert group["entries-read"] == r.xinfo_stream(keys.STREAM)["entries-added"]
     assert r.xlen(keys.STREAM) == 0
 
 
