@@ -34,6 +34,7 @@ import redis
 from kubernetes import client
 
 from deploy.local.kubesim import SimulatorProcess
+from deploy.local.redis_server import RedisServer
 from functions.worker import builders
 from functions.worker.job import Job
 from functions.worker.kube import Kube
@@ -42,7 +43,6 @@ from shared import containers, keys, passes
 from shared.context import Context
 from shared.records import Record
 from shared.settings import ApiSettings, LimitSettings, SiteSettings, TemplateSettings
-from tests.redis_server import RedisServer
 
 SECRET = "benchmark-secret-key-that-is-long-enough-0123456789"
 SIM_ARGS = ["--node-cpu", "100000", "--node-memory", "100000Gi", "--node-pods", "1000000"]
