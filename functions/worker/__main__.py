@@ -21,10 +21,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 import redis
-from kubernetes.config import ConfigException
 
-from functions.worker.job import Job
-from functions.worker.kube import REQUIRED_RBAC, Kube
 from functions.worker.settings import WorkerSettings
 from functions.worker.stream import Stream
 from shared.errors import ConfigError
@@ -35,6 +32,13 @@ log = logging.getLogger("sprout.worker")
 
 
 def run_job(settings: WorkerSettings) -> int:
+    # Imported here: the Kubernetes client costs about a second of CPU to import, and the tick
+    # (every minute, Redis only) must not pay for it.
+    from kubernetes.config import ConfigException
+
+    from functions.worker.job import Job
+    from functions.worker.kube import Kube
+
     site = load(SiteSettings)
     templates = load(TemplateSettings).by_name()
     client = connect(load(RedisSettings).redis_url, timeout=10.0)
@@ -78,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="run", choices=["run", "tick", "rbac"])
     args = parser.parse_args(argv)
     if args.command == "rbac":
+        from functions.worker.kube import REQUIRED_RBAC
+
         rules = [
             {"apiGroup": group, "resource": resource, "verbs": list(verbs)}
             for (group, resource), verbs in REQUIRED_RBAC.items()
