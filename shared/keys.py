@@ -17,6 +17,7 @@ EXPIRY_INDEX = f"{PREFIX}expiry"  # zset container id -> expires_at, all live co
 RECORD_PREFIX = f"{PREFIX}c:"  # hash per container
 LIVE_BY_OWNER_PREFIX = f"{PREFIX}live:owner:"  # set of live container ids per owner
 LIVE_BY_CLIENT_PREFIX = f"{PREFIX}live:client:"  # set of live container ids per address
+RECONCILED_AT = f"{PREFIX}worker:reconciled_at"  # string: epoch s of the last reconcile (TTL)
 
 
 def record(container_id: str) -> str:

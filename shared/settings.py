@@ -20,12 +20,38 @@ from shared.errors import ConfigError
 MAX_LIFETIME_SECONDS = 24 * 3600
 
 
-class ApiSettings(BaseSettings):
-    """What every HTTP function needs: Redis, identity, client addresses, lifetimes."""
+class RedisSettings(BaseSettings):
+    """Where Redis is: needed by every process (the HTTP functions and the worker)."""
 
     model_config = SettingsConfigDict(env_prefix="SPROUT_", extra="ignore")
 
     redis_url: str = Field(description="Redis connection URL, e.g. redis://:password@redis:6379/0")
+
+
+class SiteSettings(BaseSettings):
+    """Where containers are published: the worker writes these URLs, the page shows them."""
+
+    model_config = SettingsConfigDict(env_prefix="SPROUT_", extra="ignore")
+
+    base_domain: str = Field(default="sprout.localhost", description="Containers get <id>.<this>")
+    url_scheme: str = Field(default="https", pattern="^https?$")
+    url_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port in container URLs (local runs only)"
+    )
+
+    def container_host(self, container_id: str) -> str:
+        return f"{container_id}.{self.base_domain}"
+
+    def container_url(self, container_id: str) -> str:
+        port = f":{self.url_port}" if self.url_port else ""
+        return f"{self.url_scheme}://{self.container_host(container_id)}{port}/"
+
+
+class ApiSettings(RedisSettings, SiteSettings):
+    """What every HTTP function needs: Redis, identity, client addresses, lifetimes."""
+
+    model_config = SettingsConfigDict(env_prefix="SPROUT_", extra="ignore")
+
     secret_key: str = Field(
         min_length=32,
         description="Server secret that keys the hashes of owner secrets and client addresses",
@@ -34,8 +60,6 @@ class ApiSettings(BaseSettings):
         default_factory=list,
         description="CIDRs whose X-Real-Ip header is believed (the Traefik pods), comma-separated",
     )
-    base_domain: str = Field(default="sprout.localhost", description="Containers get <id>.<this>")
-    url_scheme: str = Field(default="https", pattern="^https?$")
     cookie_secure: bool = Field(default=True, description="Mark the owner cookie Secure")
     container_lifetime: int = Field(default=3600, ge=60, le=MAX_LIFETIME_SECONDS)
     record_ttl: int = Field(default=24 * 3600, ge=3600, description="TTL of container records")

@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 class RunningStack:
     """`python -m deploy.local` in a data directory, on free ports."""
 
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.extra = extra
+        self.env = env or {}
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self.description: dict[str, Any] = {}
@@ -44,7 +45,7 @@ class RunningStack:
             [sys.executable, "-m", "deploy.local", "--data-dir", str(self.data_dir),
              "--port", "0", *self.extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
+            start_new_session=True, env={**os.environ, **self.env},
         )  # fmt: skip
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
@@ -86,8 +87,8 @@ class RunningStack:
                 self.process.stdout.close()
 
 
-def processes_of(data_dir: Path) -> list[int]:
-    """Every live process started for the stack in `data_dir` (they carry SPROUT_STACK)."""
+def processes_of(data_dir: Path, command_has: str = "") -> list[int]:
+    """Live processes started for the stack in `data_dir` (they carry SPROUT_STACK)."""
     marker = f"SPROUT_STACK={data_dir.resolve()}".encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -98,9 +99,28 @@ def processes_of(data_dir: Path) -> list[int]:
             state = (entry / "stat").read_text().split(") ")[-1][:1]
         except OSError:
             continue
-        if marker in environ.split(b"\0") and state != "Z":
-            found.append(int(entry.name))
+        if marker not in environ.split(b"\0") or state == "Z":
+            continue
+        if command_has and command_has.encode() not in _command_line(entry):
+            continue
+        found.append(int(entry.name))
     return found
+
+
+def _command_line(entry: Path) -> bytes:
+    try:
+        return (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
+def worker_jobs(data_dir: Path) -> list[int]:
+    """Worker job processes running for the stack (not the scheduled tick)."""
+    return [
+        pid
+        for pid in processes_of(data_dir, "functions.worker")
+        if b" tick" not in _command_line(Path(f"/proc/{pid}"))
+    ]
 
 
 class Visitor:

@@ -278,7 +278,7 @@ def test_reconciler_runs_the_worker_pod_every_minute_never_twice_at_once(
     cron_pod = cron["spec"]["jobTemplate"]["spec"]["template"]
     (job_container,) = job_pod["spec"]["containers"]
     (cron_container,) = cron_pod["spec"]["containers"]
-    assert cron_container["command"] == [*job_container["command"], "--reconcile-only"]
+    assert cron_container["command"] == [*job_container["command"], "tick"]
     strip = {"command": None}
     assert {**cron_container, **strip} == {**job_container, **strip}
     assert {**cron_pod["spec"], "containers": None} == {**job_pod["spec"], "containers": None}

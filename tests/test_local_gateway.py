@@ -119,3 +119,9 @@ def test_an_upstream_that_is_down_is_a_502_in_the_error_shape(gateway: str) -> N
     status, _, body = fetch(gateway + "/gone")
     assert status == 502
     assert json.loads(body)["error"]["code"] == "bad_gateway"
+
+
+def test_container_hosts_get_the_simulated_container_page(gateway: str) -> None:
+    status, headers, body = fetch(gateway + "/", headers={"Host": "abcdefgh2345.localhost:8080"})
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b"Container abcdefgh2345" in body and b"simulated" in body

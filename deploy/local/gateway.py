@@ -14,6 +14,7 @@ import argparse
 import http.client
 import json
 import mimetypes
+import re
 import signal
 import sys
 import threading
@@ -29,6 +30,18 @@ HOP_BY_HOP = {
     "x-forwarded-host",
 }  # fmt: skip
 MAX_BODY = 1024 * 1024
+CONTAINER_HOST = re.compile(r"^([a-z2-7]{12})\.localhost(:\d+)?$")
+CONTAINER_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Container {id}</title>
+<body style="font: 16px system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
+<h1>Container {id}</h1>
+<p>This address belongs to a Sprout container. This Sprout runs on a <strong>simulated</strong>
+cluster: its pods exist only as Kubernetes objects, so there is no program here to answer.</p>
+<p>On a real cluster, Traefik routes <code>{id}.&lt;base domain&gt;</code> to the container's
+Service, and this page is the container's own.</p>
+</body></html>
+"""
 
 
 class Gateway(ThreadingHTTPServer):
@@ -106,6 +119,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     def handle_any(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
+        container = CONTAINER_HOST.match(self.headers.get("Host", ""))
+        if container:
+            self.serve_container_page(container.group(1))
+            return
         service = self.server.service_for(path)
         if service is None:
             self.send_json(404, "not_found", f"No route for {path}")
@@ -182,6 +199,16 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def serve_container_page(self, container_id: str) -> None:
+        """<id>.localhost: where Traefik would route to the container's Service and pod."""
+        page = CONTAINER_PAGE.format(id=container_id).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(page)
 
     def send_json(self, status: int, code: str, message: str) -> None:
         data = json.dumps({"error": {"code": code, "message": message}}).encode()

@@ -41,9 +41,11 @@ class RedisServer:
         appendonly: bool = False,
         port: int | None = None,
         env: dict[str, str] | None = None,
+        logfile: Path | None = None,
     ):
         self.directory = directory
         self.env = env
+        self.logfile = logfile
         self.appendonly = appendonly
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -64,6 +66,7 @@ class RedisServer:
             "--appendfsync", "everysec",
             "--daemonize", "no",
             "--protected-mode", "yes",
+            "--logfile", str(self.logfile or ""),
         ]  # fmt: skip
         self.process = subprocess.Popen(
             args,

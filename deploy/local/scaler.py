@@ -16,6 +16,7 @@ processes, reading the same numbers from the ScaledJob manifest in deploy/ (thro
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -77,6 +78,7 @@ class Scaler:
         *,
         start_tick: Callable[[], subprocess.Popen[bytes]] | None = None,
         tick_interval: float = 60.0,
+        state_file: Path | None = None,
     ) -> None:
         self.client = client
         self.trigger = trigger
@@ -88,6 +90,8 @@ class Scaler:
         self.jobs: list[subprocess.Popen[bytes]] = []
         self.started = 0
         self.peak = 0
+        self.state_file = state_file
+        self._last_state: dict[str, int] = {}
         self._stop = threading.Event()
 
     def running(self) -> int:
@@ -104,7 +108,18 @@ class Scaler:
         self.peak = max(self.peak, len(self.jobs))
         if count:
             log.info("lag %d, %d running: started %d job(s)", lag, running, count)
+        self._publish({"lag": lag, "running": len(self.jobs), "peak": self.peak,
+                       "started": self.started})  # fmt: skip
         return count
+
+    def _publish(self, state: dict[str, int]) -> None:
+        """What the scaler sees, for people and tests (written only when it changes)."""
+        if self.state_file is None or state == self._last_state:
+            return
+        self._last_state = state
+        partial = self.state_file.with_suffix(".tmp")
+        partial.write_text(json.dumps(state))
+        partial.replace(self.state_file)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -188,12 +203,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--redis-url or SPROUT_REDIS_URL is required")
     trigger = load_trigger(options.polling_interval)
     client = redis.Redis.from_url(options.redis_url, decode_responses=True)
+    worker = [sys.executable, "-m", "functions.worker"]
+    ticks = job_starter([*worker, "tick"], {}, options.log_dir, "worker-tick.log")
+    count = iter(range(1, 1 << 62))
     scaler = Scaler(
         client,
         trigger,
-        job_starter([sys.executable, "-m", "functions.worker"], {}, options.log_dir),
+        job_starter(worker, {}, options.log_dir),
+        start_tick=lambda: ticks(next(count)),
+        tick_interval=options.tick_interval,
+        state_file=options.log_dir / "scaler-state.json",
     )
-    signal.signal(signal.SIGTERM, lambda *_: scaler._stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: scaler.request_stop())
     log.info("watching %s/%s: %s", trigger.stream, trigger.group, trigger)
     try:
         scaler.run()

@@ -32,6 +32,16 @@ from deploy.local.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("captcha", "containers", "ratelimit")
+# One machine restarts in seconds, not minutes: take over a dead job's entries sooner than a
+# cluster would; and a job waits a little longer for the next entry before it exits, since
+# starting a job process costs most of a click-to-running here (the environment may still set
+# each of these).
+LOCAL_WORKER_TIMINGS = {
+    "SPROUT_WORKER_LINGER": "5",
+    "SPROUT_WORKER_CLAIM_MIN_IDLE": "8",
+    "SPROUT_WORKER_BACKOFF_MAX": "4",
+    "SPROUT_WORKER_LOST_AFTER": "30",
+}
 
 
 @dataclass
@@ -51,7 +61,9 @@ class Options:
     redis_url: str | None = None
     start_delay: float = 0.5
     polling_interval: float = 0.2
-    tick_interval: float = 5.0
+    tick_interval: float = 2.0
+    node_cpu: str = "16"
+    node_memory: str = "32Gi"
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -101,8 +113,11 @@ class Stack:
         if self.options.redis_url:
             self.parts.append(Part("redis", self.options.redis_url, None))
             return self.options.redis_url
-        self.redis = RedisServer(self.data / "redis", appendonly=True, env=self._marker()).start()
-        self.parts.append(Part("redis", self.redis.url, self.data / "redis", self.redis.process))
+        log = self.logs / "redis.log"
+        self.redis = RedisServer(
+            self.data / "redis", appendonly=True, env=self._marker(), logfile=log
+        ).start()
+        self.parts.append(Part("redis", self.redis.url, log, self.redis.process))
         return self.redis.url
 
     def _start_cluster(self) -> tuple[Path, bool]:
@@ -119,6 +134,7 @@ class Stack:
                 "--port", "0", "--kubeconfig-out", str(kubeconfig),
                 "--state-file", str(self.data / "kubesim-state.json"),
                 "--start-delay", str(self.options.start_delay),
+                "--node-cpu", self.options.node_cpu, "--node-memory", self.options.node_memory,
             ],
             {},
         )  # fmt: skip
@@ -148,10 +164,14 @@ class Stack:
             "SPROUT_TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
             "SPROUT_COOKIE_SECURE": "false",
             "SPROUT_URL_SCHEME": "http",
-            "SPROUT_BASE_DOMAIN": f"localhost:{gateway_port}",
+            # Browsers resolve *.localhost to loopback: <id>.localhost:<port> reaches the gateway.
+            "SPROUT_BASE_DOMAIN": "localhost",
+            "SPROUT_URL_PORT": str(gateway_port),
             "SPROUT_CLUSTER_SIMULATED": "true" if simulated else "false",
             "KUBECONFIG": str(kubeconfig),
             "SPROUT_WORKER_KUBECONFIG": str(kubeconfig),
+            **LOCAL_WORKER_TIMINGS,
+            **{k: v for k, v in os.environ.items() if k in LOCAL_WORKER_TIMINGS},
             **self.options.extra_env,
         }
 
@@ -302,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--start-delay", type=float, default=0.5,
                         help="simulated seconds from pod creation to Running")  # fmt: skip
     parser.add_argument("--polling-interval", type=float, default=0.2)
+    parser.add_argument("--node-cpu", default="16", help="the simulated node's CPU")
+    parser.add_argument("--node-memory", default="32Gi", help="the simulated node's memory")
     options = parser.parse_args(argv)
     kubeconfig = options.kubeconfig or (
         Path(os.environ["KUBECONFIG"]) if os.environ.get("KUBECONFIG") else None
@@ -315,6 +337,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             redis_url=os.environ.get("SPROUT_REDIS_URL"),
             start_delay=options.start_delay,
             polling_interval=options.polling_interval,
+            node_cpu=options.node_cpu,
+            node_memory=options.node_memory,
         )
     )
     stopping = False

@@ -1,0 +1,42 @@
+"""The worker: a KEDA ScaledJob that turns `container_events` entries into hardened pods.
+
+Each job drains a batch of entries and exits (see `job`). Only the worker talks to
+Kubernetes, and only through `kube.Kube` (RBAC: `kube.REQUIRED_RBAC`).
+
+Modules, in layers (each imports only from the layers above it):
+
+    settings, errors, ratelimit, podstatus, builders   pure: no I/O
+    kube (the API, rate-capped, errors translated), stream (the consumer group, Lua)
+    tracker (one pod watch per job), handlers (one entry), reconcile (the gap-closer)
+    job (the loop), __main__ (the command line)
+
+How entries left by a dead job are picked up with no new traffic
+-----------------------------------------------------------------
+KEDA's `redis-streams` trigger counts lag: entries not yet delivered to the group. Entries
+a job took and then died holding are delivered, so lag is 0 and KEDA starts nothing. Three
+pieces close that gap:
+
+1. Heartbeats. A live job refreshes the idle time of every entry it holds every
+   `claim_min_idle / 3` seconds (`XCLAIM ... JUSTID` on its own entries only), however long
+   its pods take. So "idle for longer than `claim_min_idle`" means "its job is dead", and
+   that threshold can be short (default 30 s) while pods get 180 s to start.
+2. Take-over. Every job starts with `XAUTOCLAIM` (min-idle `claim_min_idle`) and repeats it
+   while it runs, before reading new entries. A take-over counts as a delivery; after
+   `max_deliveries` the entry goes to the dead-letter stream and its container to `failed`.
+3. The tick. A CronJob runs `sprout-worker tick` every minute. It needs Redis only (no
+   cluster credentials) and adds one `reconcile` entry to the stream when lag is 0 and
+   something waits that lag cannot show: an entry idle past `claim_min_idle` (a dead job's),
+   a container past its expiry, or no reconcile for `reconcile_interval`. That entry is lag
+   1, so KEDA starts a job, which reconciles and takes the stale entries over. The tick
+   never adds a second entry while one is undelivered (lag > 0), and it creates the consumer
+   group if it is missing (so KEDA can read lag from the first deploy on).
+
+So an entry held by a job that is SIGKILLed is handled again within `claim_min_idle` plus
+the tick's period plus a job start, with no new traffic. The local stack's scaler must run
+the tick on a schedule too (any period; tests use well under a second).
+
+Deploy notes: the ScaledJob's pods run `sprout-worker`, with `activeDeadlineSeconds` above
+`SPROUT_WORKER_MAX_RUN_TIME` + `SPROUT_WORKER_READY_DEADLINE`; the tick CronJob
+(`concurrencyPolicy: Forbid`) runs `sprout-worker tick` with the same `SPROUT_WORKER_*`
+values and `SPROUT_REDIS_URL`.
+"""

@@ -1,0 +1,114 @@
+"""`python -m functions.worker` / `sprout-worker`: run one job, or the scheduled tick.
+
+    sprout-worker [run]   one job: reconcile, drain the stream, exit 0 (KEDA ScaledJob)
+    sprout-worker tick    add a `reconcile` entry if work waits that lag does not show
+                          (CronJob, every minute; needs Redis only, no cluster access)
+    sprout-worker rbac    print the Kubernetes permissions the worker uses, as JSON
+
+Configuration comes from the environment: `SPROUT_REDIS_URL`, `SPROUT_BASE_DOMAIN`,
+`SPROUT_URL_SCHEME`, `SPROUT_TEMPLATES` and `SPROUT_WORKER_*` (see `settings.WorkerSettings`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+import redis
+
+from functions.worker.settings import WorkerSettings
+from functions.worker.stream import Stream
+from shared.errors import ConfigError
+from shared.redis_client import connect
+from shared.settings import RedisSettings, SiteSettings, TemplateSettings, load
+
+log = logging.getLogger("sprout.worker")
+
+
+def run_job(settings: WorkerSettings) -> int:
+    # Imported here: the Kubernetes client costs about a second of CPU to import, and the tick
+    # (every minute, Redis only) must not pay for it.
+    from kubernetes.config import ConfigException
+
+    from functions.worker.job import Job
+    from functions.worker.kube import Kube
+
+    site = load(SiteSettings)
+    templates = load(TemplateSettings).by_name()
+    client = connect(load(RedisSettings).redis_url, timeout=10.0)
+    try:
+        kube = Kube.connect(settings)
+    except (ConfigException, OSError) as exc:
+        where = settings.kubeconfig or "the in-cluster service account"
+        raise ConfigError(f"Sprout cannot reach the cluster with {where}: {exc}") from exc
+    job = Job(settings=settings, site=site, templates=templates, redis_client=client, kube=kube)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: finishing the entries in hand, taking no more", signum)
+        job.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        job.run()
+    finally:
+        kube.close()
+        client.close()
+    return 0
+
+
+def run_tick(settings: WorkerSettings) -> int:
+    client = connect(load(RedisSettings).redis_url)
+    try:
+        answer = Stream(client, "tick").tick(
+            now=time.time(),
+            min_idle=settings.claim_min_idle,
+            reconcile_interval=settings.reconcile_interval,
+        )
+    finally:
+        client.close()
+    log.info("tick: %s", answer)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sprout-worker", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "tick", "rbac"])
+    args = parser.parse_args(argv)
+    if args.command == "rbac":
+        from functions.worker.kube import REQUIRED_RBAC
+
+        rules = [
+            {"apiGroup": group, "resource": resource, "verbs": list(verbs)}
+            for (group, resource), verbs in REQUIRED_RBAC.items()
+        ]
+        print(json.dumps(rules, indent=2))
+        return 0
+    try:
+        settings = load(WorkerSettings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return run_tick(settings) if args.command == "tick" else run_job(settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except redis.RedisError as exc:
+        log.error("Redis failed: %s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

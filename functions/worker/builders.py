@@ -1,0 +1,208 @@
+"""What a container is on the cluster: a Pod, a ClusterIP Service and an Ingress (DESIGN §8).
+
+Pure functions of the record, the template and the settings (and `now`, for the pod's
+remaining lifetime): no API calls, no clock. Tests compare their whole serialized output.
+
+Choices made here:
+- Names are `sprout-<id>`: container ids are 12 base32 characters (`[a-z2-7]`), so the name
+  is a valid DNS-1123 label and DNS-1035 label (services) and never needs a hash suffix.
+- `restartPolicy: Never`. A playground container is one session: if its process exits or is
+  killed for memory, the visitor sees "crashed" with the reason instead of a pod quietly
+  restarting in a loop and holding its quota; the pod stops using resources at once.
+- requests equal limits (Guaranteed QoS): the capacity setting then means what it says.
+- Pod Security `restricted`: non-root with a fixed unprivileged uid (images such as
+  python:alpine would otherwise run as root and be refused by the kubelet), no privilege
+  escalation, all capabilities dropped, seccomp RuntimeDefault; no service-account token and no
+  service links (nothing about the cluster leaks into the container). The group is left to
+  the image: a uid it does not know runs with group 0, which is how images built for
+  arbitrary uids (nginx-unprivileged, OpenShift-style) make their writable paths writable.
+- A TCP readiness probe on the template's port: "running" means something answers there.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from typing import Any
+
+from kubernetes import client
+
+from functions.worker.settings import WorkerSettings
+from shared.records import Record
+from shared.settings import SiteSettings, Template
+
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+PART_OF = "sprout"
+CONTAINER_ID_LABEL = "sprout.dev/container-id"
+TEMPLATE_LABEL = "sprout.dev/template"
+EXPIRES_ANNOTATION = "sprout.dev/expires-at"
+SELECTOR = f"{PART_OF_LABEL}={PART_OF}"  # every object the worker made
+
+CONTAINER_NAME = "app"
+PORT_NAME = "http"
+SERVICE_PORT = 80
+RUN_AS = 65532  # the conventional "nonroot" uid of distroless images
+GRACE_SECONDS = 5
+
+_CONTAINER_ID = re.compile(r"^[a-z2-7]{12}$")
+_DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def valid_container_id(container_id: str) -> bool:
+    return bool(_CONTAINER_ID.match(container_id))
+
+
+def object_name(container_id: str) -> str:
+    """The name of the pod, service and ingress of a container."""
+    if not valid_container_id(container_id):
+        raise ValueError(f"not a container id: {container_id!r}")
+    name = f"sprout-{container_id}"
+    assert len(name) <= 63 and _DNS_1123_LABEL.match(name)
+    return name
+
+
+def container_id_of(name: str) -> str | None:
+    """The container id an object name belongs to, or None if it is not one of ours."""
+    if name.startswith("sprout-") and valid_container_id(name[len("sprout-") :]):
+        return name[len("sprout-") :]
+    return None
+
+
+def labels(record: Record) -> dict[str, str]:
+    return {
+        PART_OF_LABEL: PART_OF,
+        CONTAINER_ID_LABEL: record.id,
+        TEMPLATE_LABEL: record.template,
+    }
+
+
+def _metadata(record: Record, settings: WorkerSettings) -> client.V1ObjectMeta:
+    return client.V1ObjectMeta(
+        name=object_name(record.id),
+        namespace=settings.namespace,
+        labels=labels(record),
+        annotations={EXPIRES_ANNOTATION: f"{record.expires_at:.3f}"},
+    )
+
+
+def remaining_lifetime(record: Record, now: float) -> int:
+    """Whole seconds the container has left (at least 1: the API refuses 0)."""
+    return max(1, math.ceil(record.expires_at - now))
+
+
+def build_pod(
+    record: Record, template: Template, settings: WorkerSettings, *, now: float
+) -> client.V1Pod:
+    quantities = {
+        "cpu": template.cpu,
+        "memory": template.memory,
+        "ephemeral-storage": template.ephemeral_storage,
+    }
+    container = client.V1Container(
+        name=CONTAINER_NAME,
+        image=template.image,
+        image_pull_policy="IfNotPresent",
+        command=list(template.command) if template.command else None,
+        args=list(template.args) if template.args else None,
+        ports=[
+            client.V1ContainerPort(name=PORT_NAME, container_port=template.port, protocol="TCP")
+        ],
+        resources=client.V1ResourceRequirements(requests=quantities, limits=dict(quantities)),
+        readiness_probe=client.V1Probe(
+            tcp_socket=client.V1TCPSocketAction(port=PORT_NAME),
+            period_seconds=2,
+            failure_threshold=3,
+        ),
+        security_context=client.V1SecurityContext(
+            allow_privilege_escalation=False,
+            capabilities=client.V1Capabilities(drop=["ALL"]),
+            run_as_non_root=True,
+            seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
+        ),
+    )
+    return client.V1Pod(
+        api_version="v1",
+        kind="Pod",
+        metadata=_metadata(record, settings),
+        spec=client.V1PodSpec(
+            containers=[container],
+            restart_policy="Never",
+            active_deadline_seconds=remaining_lifetime(record, now),
+            termination_grace_period_seconds=GRACE_SECONDS,
+            automount_service_account_token=False,
+            enable_service_links=False,
+            security_context=client.V1PodSecurityContext(
+                run_as_non_root=True,
+                run_as_user=RUN_AS,
+                seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
+            ),
+        ),
+    )
+
+
+def build_service(record: Record, template: Template, settings: WorkerSettings) -> client.V1Service:
+    return client.V1Service(
+        api_version="v1",
+        kind="Service",
+        metadata=_metadata(record, settings),
+        spec=client.V1ServiceSpec(
+            type="ClusterIP",
+            selector={PART_OF_LABEL: PART_OF, CONTAINER_ID_LABEL: record.id},
+            ports=[
+                client.V1ServicePort(
+                    name=PORT_NAME, port=SERVICE_PORT, target_port=template.port, protocol="TCP"
+                )
+            ],
+        ),
+    )
+
+
+def build_ingress(record: Record, settings: WorkerSettings, site: SiteSettings) -> client.V1Ingress:
+    host = site.container_host(record.id)
+    metadata = _metadata(record, settings)
+    metadata.annotations = {
+        **(metadata.annotations or {}),
+        "traefik.ingress.kubernetes.io/router.tls": "true",
+    }
+    return client.V1Ingress(
+        api_version="networking.k8s.io/v1",
+        kind="Ingress",
+        metadata=metadata,
+        spec=client.V1IngressSpec(
+            ingress_class_name=settings.ingress_class,
+            tls=[client.V1IngressTLS(hosts=[host], secret_name=settings.tls_secret)],
+            rules=[
+                client.V1IngressRule(
+                    host=host,
+                    http=client.V1HTTPIngressRuleValue(
+                        paths=[
+                            client.V1HTTPIngressPath(
+                                path="/",
+                                path_type="Prefix",
+                                backend=client.V1IngressBackend(
+                                    service=client.V1IngressServiceBackend(
+                                        name=object_name(record.id),
+                                        port=client.V1ServiceBackendPort(number=SERVICE_PORT),
+                                    )
+                                ),
+                            )
+                        ]
+                    ),
+                )
+            ],
+        ),
+    )
+
+
+def serialize(obj: object) -> dict[str, object]:
+    """The JSON body the client sends for `obj` (camelCase keys, no nulls)."""
+    serializer: Any = _serializer()
+    result = serializer.sanitize_for_serialization(obj)
+    assert isinstance(result, dict)
+    return result
+
+
+@functools.cache
+def _serializer() -> client.ApiClient:
+    return client.ApiClient()

@@ -1,0 +1,211 @@
+"""What one stream entry does to the cluster and to its container's record.
+
+Each handler runs in a thread of the job's pool and is idempotent: it may run again for the
+same entry (a redelivery after a dead job or a temporary error) and for the same container
+from several entries at once, in several jobs, without leaving a second pod or a pod without
+a live record. The record's state, moved atomically by `shared.records.transition` with the
+state it expects, is what orders a create against a delete:
+
+    create: pending --(phase creating)--> create pod, service, ingress --(phase starting)-->
+            wait for the pod (the job does that) --> running | failed
+    delete / expire: deleting --> delete ingress, service, pod --> deleted
+
+If the move to `starting` is refused, a delete arrived while the objects were being made:
+the create removes them itself, so whichever of the two ran last, no pod is left. A create
+whose record is no longer pending (deleted, failed, expired) does nothing.
+
+Handlers raise `TemporaryError` (and only that) when the entry should be delivered again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from functions.worker import builders
+from functions.worker.errors import KubeError, PermanentError
+from functions.worker.kube import Kube
+from functions.worker.podstatus import PodState, timed_out
+from functions.worker.settings import WorkerSettings
+from functions.worker.stream import Delivery
+from functions.worker.tracker import PodTracker
+from shared import records
+from shared.records import Record, TransitionRefused
+from shared.redis_client import Scripts
+from shared.settings import SiteSettings, Template
+
+log = logging.getLogger("sprout.worker")
+
+TEMPLATE_GONE = "Its template is no longer offered."
+DELETE_FAILED = "It could not be deleted cleanly; Sprout will remove what is left."
+GAVE_UP = "Sprout could not set it up on the cluster (the cluster kept failing)."
+
+
+@dataclass(frozen=True)
+class Done:
+    """The entry is handled: acknowledge it. `outcome` is for the report and the logs."""
+
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Await:
+    """The pod exists; the job waits for it to be ready or to fail, until `deadline`."""
+
+    container_id: str
+    deadline: float  # monotonic
+
+
+class Handlers:
+    def __init__(
+        self,
+        *,
+        kube: Kube,
+        scripts: Scripts,
+        tracker: PodTracker,
+        settings: WorkerSettings,
+        site: SiteSettings,
+        templates: Mapping[str, Template],
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.kube = kube
+        self.scripts = scripts
+        self.tracker = tracker
+        self.settings = settings
+        self.site = site
+        self.templates = templates
+        self.clock = clock
+        self.monotonic = monotonic
+
+    # -- entry points (called from the job's threads) -------------------------------------------
+
+    def begin(self, delivery: Delivery) -> Done | Await:
+        if delivery.type == "create":
+            return self._create(delivery.container_id)
+        if delivery.type in ("delete", "expire"):
+            return self._delete(delivery.container_id)
+        return Done("ignored")
+
+    def finish_create(self, container_id: str, state: PodState | None) -> Done:
+        """The awaited pod became ready, failed, vanished (or `state` None: timed out)."""
+        if state is not None and state.kind == "ready":
+            try:
+                self._move(
+                    container_id,
+                    "running",
+                    {"pending"},
+                    phase="",
+                    url=self.site.container_url(container_id),
+                    started_at=self.clock(),
+                    error="",
+                )
+            except TransitionRefused:
+                return Done("cancelled")  # deleted or expired meanwhile: that entry cleans up
+            return Done("running")
+        reason = state.reason if state is not None else timed_out(self.settings.ready_deadline)
+        return self._fail_create(container_id, reason)
+
+    def give_up(self, delivery: Delivery, reason: str) -> None:
+        """The entry is going to the dead-letter stream: its container fails, with a reason."""
+        if not builders.valid_container_id(delivery.container_id):
+            return
+        message = DELETE_FAILED if delivery.type in ("delete", "expire") else GAVE_UP
+        with contextlib.suppress(TransitionRefused):
+            self._move(
+                delivery.container_id,
+                "failed",
+                {"pending", "running", "deleting"},
+                phase="",
+                error=message,
+            )
+        log.warning(
+            "dead-letter entry=%s type=%s id=%s deliveries=%d: %s",
+            delivery.entry_id,
+            delivery.type,
+            delivery.container_id,
+            delivery.deliveries,
+            reason,
+        )
+
+    # -- create -------------------------------------------------------------------------------
+
+    def _create(self, container_id: str) -> Done | Await:
+        now = self.clock()
+        record = records.load(self.scripts, container_id)
+        if record is None:
+            return Done("gone")
+        if record.state != "pending":
+            return Done(f"skipped-{record.state}")
+        if record.expires_at <= now:
+            return Done("expired")  # the reaper turns it into an `expire` entry
+        template = self.templates.get(record.template)
+        if template is None:
+            return self._fail_create(container_id, TEMPLATE_GONE)
+        try:
+            record = self._move(container_id, "pending", {"pending"}, phase="creating")
+        except TransitionRefused:
+            return Done("cancelled")
+        try:
+            pod = self._make_objects(record, template, now)
+        except PermanentError as exc:
+            return self._fail_create(container_id, exc.reason)
+        try:
+            self._move(container_id, "pending", {"pending"}, phase="starting")
+        except TransitionRefused:
+            # A delete (or the reaper) won the race while we made the objects: we remove them.
+            self.kube.delete_all(builders.object_name(container_id))
+            return Done("cancelled")
+        self.tracker.seed(container_id, pod)
+        return Await(container_id, self.monotonic() + self.settings.ready_deadline)
+
+    def _make_objects(self, record: Record, template: Template, now: float) -> dict[str, object]:
+        pod = self.kube.create_pod(builders.build_pod(record, template, self.settings, now=now))
+        self.kube.create_service(builders.build_service(record, template, self.settings))
+        self.kube.create_ingress(builders.build_ingress(record, self.settings, self.site))
+        return pod
+
+    def _fail_create(self, container_id: str, reason: str) -> Done:
+        try:
+            self._move(container_id, "failed", {"pending"}, phase="", error=reason)
+        except TransitionRefused:
+            return Done("cancelled")
+        try:
+            self.kube.delete_all(builders.object_name(container_id))
+        except KubeError as exc:  # the reconciler removes objects of failed containers
+            log.info("cleanup of failed container %s deferred: %s", container_id, exc)
+        return Done("failed")
+
+    # -- delete -------------------------------------------------------------------------------
+
+    def _delete(self, container_id: str) -> Done:
+        if not builders.valid_container_id(container_id):
+            return Done("ignored")
+        record = records.load(self.scripts, container_id)
+        if record is not None and record.state not in ("deleting", "failed"):
+            # live: this entry is stale (every delete entry follows a move to deleting);
+            # deleted: the objects were removed before the record said so.
+            return Done(f"skipped-{record.state}")
+        try:
+            self.kube.delete_all(builders.object_name(container_id))
+        except PermanentError as exc:
+            log.warning("delete of %s refused: %s", container_id, exc)
+            with contextlib.suppress(TransitionRefused):
+                self._move(container_id, "failed", {"deleting"}, phase="", error=DELETE_FAILED)
+            return Done("failed")
+        if record is not None and record.state == "deleting":
+            with contextlib.suppress(TransitionRefused):
+                self._move(container_id, "deleted", {"deleting"}, phase="")
+        return Done("deleted")
+
+    # -- records ------------------------------------------------------------------------------
+
+    def _move(
+        self, container_id: str, state: str, expected: set[str], **fields: str | float | None
+    ) -> Record:
+        return records.transition(
+            self.scripts, container_id, state, now=self.clock(), expected=expected, **fields
+        )

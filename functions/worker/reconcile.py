@@ -1,0 +1,231 @@
+"""Close the gap between what Redis asked for and what runs on the cluster (DESIGN §2, §7).
+
+Run by every job when it starts, again while it runs every `reconcile_interval`, and when a
+job reads a `reconcile` tick. In order:
+
+1. Reap: containers past their lifetime move to `deleting` with an `expire` entry (atomic,
+   `stream.REAP`), so deletion goes through the stream like any other, with its retries.
+2. Snapshot the live records (the expiry index holds every live or deleting container).
+3. List Sprout's pods, services and ingresses (by label).
+4. Orphans: objects whose container's record is missing, failed or deleted are deleted
+   (a deleting one is left to its delete entry). The lists are taken before the records
+   are read, so an object made for a container still pending is never taken for an orphan.
+5. Vanished: records that were `running` in the snapshot (taken before the list, so their
+   pod was ready before we looked) whose pod is missing or dead become `failed`.
+6. Lost: pending or deleting records untouched for `lost_after` with no entry left in the
+   stream get their entry again, once; a pending one lost twice fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from functions.worker import builders
+from functions.worker.errors import KubeError
+from functions.worker.kube import Kube
+from functions.worker.podstatus import POD_VANISHED, summarize
+from functions.worker.settings import WorkerSettings
+from functions.worker.stream import Stream
+from functions.worker.tracker import container_id_of_object
+from shared import keys, records
+from shared.records import LIVE_STATES, TransitionRefused
+from shared.redis_client import Scripts
+
+log = logging.getLogger("sprout.worker.reconcile")
+
+LOST = "Sprout lost track of this request."
+# Objects of these containers are not orphans: live ones, and deleting ones (their delete
+# entry removes them; if that entry is lost, step 6 brings it back).
+KEPT_STATES = LIVE_STATES | {"deleting"}
+CONSUMER_FORGET_AFTER = 3600.0
+
+
+@dataclass
+class ReconcileReport:
+    reaped: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # "kind/name"
+    vanished: list[str] = field(default_factory=list)
+    requeued: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    state: str
+    updated_at: str
+    requeues: int
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        kube: Kube,
+        stream: Stream,
+        scripts: Scripts,
+        settings: WorkerSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.kube = kube
+        self.stream = stream
+        self.scripts = scripts
+        self.client: redis.Redis = scripts.client
+        self.settings = settings
+        self.clock = clock
+
+    def run(self) -> ReconcileReport:
+        report = ReconcileReport()
+        now = self.clock()
+        report.reaped = self.stream.reap(now)
+        snapshot = self._live_records()
+        try:
+            pods = self.kube.list_pods().get("items") or []
+            services = self.kube.list_services().get("items") or []
+            ingresses = self.kube.list_ingresses().get("items") or []
+        except KubeError as exc:
+            log.warning("reconcile could not list the cluster: %s", exc)
+            report.errors += 1
+        else:
+            self._sweep_orphans(report, pods=pods, services=services, ingresses=ingresses)
+            self._fail_vanished(report, snapshot, pods)
+        self._requeue_lost(report, snapshot, now)
+        self.stream.mark_reconciled(now, ttl=int(max(3600, 4 * self.settings.reconcile_interval)))
+        for consumer in self.stream.idle_consumers(CONSUMER_FORGET_AFTER):
+            self.stream.forget_consumer(consumer)
+        if report.reaped or report.orphans or report.vanished or report.requeued or report.lost:
+            log.info(
+                "reconciled: reaped=%d orphans=%d vanished=%d requeued=%d lost=%d",
+                len(report.reaped),
+                len(report.orphans),
+                len(report.vanished),
+                len(report.requeued),
+                len(report.lost),
+            )
+        return report
+
+    def _live_records(self) -> dict[str, _Snapshot]:
+        ids = [str(i) for i in self.client.zrange(keys.EXPIRY_INDEX, 0, -1)]
+        pipe = self.client.pipeline(transaction=False)
+        for container_id in ids:
+            pipe.hmget(keys.record(container_id), "state", "updated_at", "requeues")
+        snapshot: dict[str, _Snapshot] = {}
+        for container_id, (state, updated_at, requeues) in zip(ids, pipe.execute(), strict=True):
+            if state:
+                snapshot[container_id] = _Snapshot(state, updated_at or "0", int(requeues or 0))
+        return snapshot
+
+    def _states(self, container_ids: list[str]) -> dict[str, str | None]:
+        pipe = self.client.pipeline(transaction=False)
+        for container_id in container_ids:
+            pipe.hget(keys.record(container_id), "state")
+        return dict(zip(container_ids, pipe.execute(), strict=True))
+
+    def _sweep_orphans(
+        self,
+        report: ReconcileReport,
+        *,
+        pods: list[dict[str, Any]],
+        services: list[dict[str, Any]],
+        ingresses: list[dict[str, Any]],
+    ) -> None:
+        found: list[tuple[str, str, str]] = []  # (kind, name, container id)
+        for kind, items in (("ingress", ingresses), ("service", services), ("pod", pods)):
+            for obj in items:
+                container_id = container_id_of_object(obj)
+                name = (obj.get("metadata") or {}).get("name")
+                if container_id and isinstance(name, str):
+                    found.append((kind, name, container_id))
+        states = self._states(sorted({container_id for _, _, container_id in found}))
+        delete = {
+            "ingress": self.kube.delete_ingress,
+            "service": self.kube.delete_service,
+            "pod": self.kube.delete_pod,
+        }
+        for kind, name, container_id in found:
+            if states.get(container_id) in KEPT_STATES:
+                continue
+            try:
+                delete[kind](name)
+            except KubeError as exc:
+                log.warning("could not delete orphan %s/%s: %s", kind, name, exc)
+                report.errors += 1
+                continue
+            report.orphans.append(f"{kind}/{name}")
+
+    def _fail_vanished(
+        self,
+        report: ReconcileReport,
+        snapshot: dict[str, _Snapshot],
+        pods: list[dict[str, Any]],
+    ) -> None:
+        by_id = {container_id_of_object(pod): pod for pod in pods}
+        for container_id, seen in snapshot.items():
+            if seen.state != "running":
+                continue
+            pod = by_id.get(container_id)
+            if pod is None:
+                reason = POD_VANISHED
+            else:
+                state = summarize(pod)
+                if state.kind not in ("failed", "gone"):
+                    continue
+                reason = state.reason
+            try:
+                records.transition(
+                    self.scripts,
+                    container_id,
+                    "failed",
+                    now=self.clock(),
+                    expected={"running"},
+                    phase="",
+                    error=reason,
+                )
+            except TransitionRefused:
+                continue
+            report.vanished.append(container_id)
+            try:
+                self.kube.delete_all(builders.object_name(container_id))
+            except KubeError as exc:
+                log.info("cleanup of %s deferred: %s", container_id, exc)
+                report.errors += 1
+
+    def _requeue_lost(
+        self, report: ReconcileReport, snapshot: dict[str, _Snapshot], now: float
+    ) -> None:
+        stale = {
+            container_id: seen
+            for container_id, seen in snapshot.items()
+            if seen.state in ("pending", "deleting")
+            and now - float(seen.updated_at) > self.settings.lost_after
+        }
+        if not stale:
+            return
+        outstanding = self.stream.outstanding_ids()
+        for container_id, seen in stale.items():
+            if container_id in outstanding:
+                continue
+            if seen.state == "pending" and seen.requeues >= 1:
+                try:
+                    records.transition(
+                        self.scripts,
+                        container_id,
+                        "failed",
+                        now=now,
+                        expected={"pending"},
+                        phase="",
+                        error=LOST,
+                    )
+                except TransitionRefused:
+                    continue
+                report.lost.append(container_id)
+            elif self.stream.requeue(
+                container_id, state=seen.state, updated_at=seen.updated_at, now=now
+            ):
+                report.requeued.append(container_id)
