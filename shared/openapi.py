@@ -51,6 +51,7 @@ RATE_HEADERS = {
     },
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+ALLOW = {"Allow": {"description": "The methods this path serves", "schema": {"type": "string"}}}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -67,6 +68,8 @@ def _errors(*statuses: str) -> dict[str, Any]:
         answer: dict[str, Any] = {"description": ERRORS[status], "content": _json(models.ErrorBody)}
         if status in ("429", "503"):
             answer["headers"] = {**RETRY_AFTER, **(RATE_HEADERS if status == "429" else {})}
+        if status == "405":
+            answer["headers"] = ALLOW
         answers[status] = answer
     return answers
 
