@@ -37,6 +37,7 @@ class Opened:
     challenge: store.Challenge
     layout: puzzle.Layout | None  # None in proof-of-work-only mode
     policies: list[Policy]
+    min_solve_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Open
         error.headers.update(limits.headers([policy]))
         raise error
     challenge = dataclasses.replace(challenge, difficulty=opened.difficulty)
-    return Opened(challenge, layout, [policy])
+    return Opened(challenge, layout, [policy], settings.min_solve_seconds)
 
 
 def render(opened: Opened) -> Issued:
@@ -109,6 +110,7 @@ def render(opened: Opened) -> Issued:
             piece_y=layout.y if layout else None,
             pow=PowChallenge(salt=challenge.salt, difficulty=challenge.difficulty),
             expires_at=challenge.expires_at,
+            min_solve_seconds=opened.min_solve_seconds,
         ),
         opened.policies,
     )
