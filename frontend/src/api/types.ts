@@ -28,6 +28,8 @@ export interface Template {
 
 export interface TemplatesResponse {
   templates: Template[];
+  /** seconds a container lives before it is deleted */
+  lifetime?: number;
   cluster?: { simulated: boolean };
 }
 
