@@ -59,7 +59,9 @@ def policy(name: str, limit: int, used: int, reset: float, window: int | None = 
 def window_policy(
     name: str, limit: int, window: int, count: int, oldest: float, now: float
 ) -> Policy:
-    reset = oldest + window - now if count else 0
+    # Never beyond the window: `oldest` may come back from a script a hair later than `now`
+    # (cjson keeps 14 significant digits of an epoch time).
+    reset = min(window, oldest + window - now) if count else 0
     return policy(name, limit, count, reset, window)
 
 

@@ -127,6 +127,9 @@ class CaptchaChallenge(BaseModel):
     piece_y: int | None
     pow: PowChallenge
     expires_at: float
+    min_solve_seconds: float = Field(
+        description="Answers sent sooner than this after the challenge was issued are refused"
+    )
 
 
 class CaptchaPass(BaseModel):

@@ -77,9 +77,14 @@ class RunningStack:
 
     def kill_everything(self) -> None:
         """A hard stop of every process of the stack at once (power cut)."""
-        for pid in processes_of(self.data_dir):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        # Again until none is left: a part may fork (the scaler starts a job) while we kill,
+        # and a killed process lingers a moment before it is gone.
+        deadline = time.monotonic() + 10
+        while (alive := processes_of(self.data_dir)) and time.monotonic() < deadline:
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
         if self.process is not None:
             self.process.kill()
             self.process.wait()

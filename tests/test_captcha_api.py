@@ -76,7 +76,7 @@ def test_slider_challenge_has_the_promised_shape(api, redis_client, clock):
     body = response.get_json()
     assert set(body) == {
         "challenge_id", "mode", "width", "height", "background", "piece", "piece_size",
-        "piece_y", "pow", "expires_at",
+        "piece_y", "pow", "expires_at", "min_solve_seconds",
     }  # fmt: skip
     assert body["mode"] == "slider" and (body["width"], body["height"]) == (320, 160)
     assert body["background"].startswith("data:image/jpeg;base64,")
@@ -87,6 +87,7 @@ def test_slider_challenge_has_the_promised_shape(api, redis_client, clock):
     assert 0 <= body["piece_y"] <= 160 - body["piece_size"]
     assert set(body["pow"]) == {"salt", "difficulty"} and body["pow"]["difficulty"] == 4
     assert body["expires_at"] == clock.now + 120
+    assert body["min_solve_seconds"] == 0.5
     assert response.headers["RateLimit-Policy"] == '"challenges_per_address";q=20;w=60'
     assert response.headers["RateLimit"] == '"challenges_per_address";r=19;t=60'
     assert response.headers["Cache-Control"] == "no-store"
@@ -178,6 +179,22 @@ def test_pow_path_passes_without_a_puzzle_with_a_stricter_quota(ctx, api, redis_
     assert [r.status_code for r in statuses[:2]] == [202, 202]
     assert statuses[2].status_code == 429
     assert statuses[2].get_json()["error"]["details"]["policy"] == "pow_creates_per_address"
+
+
+def test_the_announced_minimum_solve_time_is_the_rule(api, clock):
+    # A fast device finds a proof of work in a blink; the page waits as long as the challenge
+    # says before it answers (it used to answer at once and be refused as too fast).
+    def answer_after(seconds: float) -> int:
+        challenge = ask(api, "pow")
+        clock.advance(seconds)
+        body = {"challenge_id": challenge["challenge_id"], "x": 0, "track": [],
+                "input": "keyboard", "pow_nonce": nonce_for(challenge)}  # fmt: skip
+        return int(api.post("/captcha/verify", json=body).status_code)
+
+    wait = ask(api, "pow")["min_solve_seconds"]
+    assert wait > 0
+    assert answer_after(wait - 0.01) == 403
+    assert answer_after(wait) == 200
 
 
 def test_a_pass_is_bound_to_the_address(ctx, api, redis_client, clock):

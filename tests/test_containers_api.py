@@ -64,6 +64,15 @@ def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, re
     assert 0 < redis_client.ttl(keys.record(body["id"])) <= 24 * 3600 + 3600
 
 
+def test_the_create_window_never_resets_later_than_its_length(api, redis_client, clock):
+    # The script's answer passes through cjson, which keeps 14 significant digits of an epoch
+    # time: .00008 came back as .0001, and the header said t=3601 for a 3600 s window.
+    clock.advance(0.00008)
+    response = create(api, redis_client)
+    assert response.status_code == 202
+    assert '"creates_per_address";r=4;t=3600' in response.headers["RateLimit"]
+
+
 def test_list_get_delete_as_owner(api, redis_client, clock):
     first = create(api, redis_client).get_json()
     clock.advance(1)

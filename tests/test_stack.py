@@ -86,6 +86,17 @@ def test_a_visitor_goes_through_the_whole_flow(stack: RunningStack) -> None:
     visitor.close()
 
 
+def test_every_part_runs_this_trees_code(stack: RunningStack) -> None:
+    # Not the `sprout` the interpreter has installed (another checkout, in a shared venv).
+    root = str(Path(__file__).resolve().parent.parent)
+    for part in stack.description["parts"]:
+        if part["name"] == "redis":
+            continue
+        environ = Path(f"/proc/{part['pid']}/environ").read_bytes().split(b"\0")
+        paths = next((v for v in environ if v.startswith(b"PYTHONPATH=")), b"").decode()
+        assert paths.removeprefix("PYTHONPATH=").split(":")[0] == root, part
+
+
 def test_scale_to_zero_and_one_job_for_one_create(stack: RunningStack) -> None:
     wait_until_idle(stack)
     # With no traffic, no worker job runs (watched for a while, not sampled once).

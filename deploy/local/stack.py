@@ -233,7 +233,7 @@ class Stack:
             out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start ---\n".encode())
             out.flush()
             process = subprocess.Popen(
-                command, cwd=ROOT, env={**os.environ, **env, **self._marker()},
+                command, cwd=ROOT, env={**os.environ, **env, **_own_code(), **self._marker()},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE if name in ("kubesim", "gateway") else out,
                 stderr=out, start_new_session=True,
@@ -310,6 +310,13 @@ class Stack:
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
+
+
+def _own_code() -> dict[str, str]:
+    """Every part runs the code of this tree, whichever `sprout` the interpreter has installed
+    (functions-framework's script would otherwise import `shared` from that install)."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

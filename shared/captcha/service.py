@@ -37,6 +37,7 @@ class Opened:
     challenge: store.Challenge
     layout: puzzle.Layout | None  # None in proof-of-work-only mode
     policies: list[Policy]
+    min_solve_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Open
         raise error
     challenge = dataclasses.replace(challenge, difficulty=opened.difficulty)
     metrics.challenge_issued(mode)
-    return Opened(challenge, layout, [policy])
+    return Opened(challenge, layout, [policy], settings.min_solve_seconds)
 
 
 def render(opened: Opened) -> Issued:
@@ -110,6 +111,7 @@ def render(opened: Opened) -> Issued:
             piece_y=layout.y if layout else None,
             pow=PowChallenge(salt=challenge.salt, difficulty=challenge.difficulty),
             expires_at=challenge.expires_at,
+            min_solve_seconds=opened.min_solve_seconds,
         ),
         opened.policies,
     )

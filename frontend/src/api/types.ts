@@ -28,6 +28,8 @@ export interface Template {
 
 export interface TemplatesResponse {
   templates: Template[];
+  /** seconds a container lives before it is deleted */
+  lifetime?: number;
   cluster?: { simulated: boolean };
 }
 
@@ -44,6 +46,8 @@ export interface Challenge {
   piece_y: number | null;
   pow: { salt: string; difficulty: number };
   expires_at: number;
+  /** Answers sent sooner than this after the challenge was issued are refused (as too fast). */
+  min_solve_seconds: number;
 }
 
 export interface TrackPoint {

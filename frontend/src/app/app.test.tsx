@@ -17,7 +17,7 @@ function backend(opts: { create?: StubResponse } = {}) {
   });
   return routeFetch((req) => {
     const path = req.url;
-    if (path === '/containers/templates') return { status: 200, body: { templates, cluster: { simulated: true } } };
+    if (path === '/containers/templates') return { status: 200, body: { templates, lifetime: 5400, cluster: { simulated: true } } };
     if (path === '/rate-limit') return { status: 200, body: policies(5 - version) };
     if (path === '/captcha/request') return { status: 200, body: makeChallenge({ pow: { salt: 'app', difficulty: 4 } }) };
     if (path === '/captcha/verify') return { status: 200, body: { token: 'pass-xyz', expires_at: now + 120 } };
@@ -48,6 +48,7 @@ describe('App: the whole create flow against the API contract', () => {
     render(<App />);
     expect(await screen.findByText('No containers yet')).toBeInTheDocument();
     expect(screen.getByText('Simulated cluster')).toBeInTheDocument();
+    expect(await screen.findByText(/Each container lives 1 hour 30 minutes, then it is deleted/)).toBeInTheDocument();
 
     fireEvent.click(await screen.findByRole('radio', { name: /Python HTTP/ }));
     fireEvent.click(screen.getByRole('button', { name: 'Create Python HTTP' }));

@@ -10,6 +10,7 @@ import { useTemplates } from '@/features/containers/hooks/use-templates';
 import { refreshQuota } from '@/features/quota/hooks/use-quota';
 import { QuotaBar } from '@/features/quota/components/quota-bar';
 import { useOnlineTracking } from '@/hooks/use-page-activity';
+import { formatDurationWords } from '@/lib/time';
 import { CreateContainer } from './create-container';
 
 function prefersReducedMotion() {
@@ -83,7 +84,10 @@ export function App() {
         <section aria-labelledby="new-container" className="min-w-0 lg:sticky lg:top-6">
           <CreateContainer ref={createRef} templates={templates} onCreated={onCreated} />
           <ul className="mt-4 hidden space-y-2 px-1 text-sm text-slate-600 lg:block dark:text-slate-400">
-            <li>• Each container lives up to an hour, then it is deleted.</li>
+            <li>
+              • Each container lives {templates.lifetime ? formatDurationWords(templates.lifetime) : 'a limited time'}, then it is
+              deleted.
+            </li>
             <li>• Hardened pods: no root, no privileges, no cluster access.</li>
             <li>• Your containers are tied to this browser by a private cookie.</li>
           </ul>

@@ -75,7 +75,7 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
           <h2 id="new-container" className="text-lg font-semibold tracking-tight text-slate-900 dark:text-white">
             New container
           </h2>
-          <p className="mt-0.5 text-sm text-slate-600 dark:text-slate-400">Choose what to run. It gets its own HTTPS address.</p>
+          <p className="mt-0.5 text-sm text-slate-600 dark:text-slate-400">Choose what to run. It gets its own web address.</p>
         </div>
       </div>
       <div className="mt-4">

@@ -35,6 +35,7 @@ export function makeChallenge(over: Partial<Challenge> = {}): Challenge {
     piece_y: 50,
     pow: { salt: 'salt', difficulty: 4 },
     expires_at: Date.now() / 1000 + 120,
+    min_solve_seconds: 0,
     ...over,
   };
 }

@@ -82,6 +82,27 @@ describe('CaptchaPanel', () => {
     expect(vi.mocked(d.verifyChallenge).mock.calls[0][0]).toMatchObject({ challenge_id: 'pow-2', x: 0, track: [] });
   });
 
+  it('never answers sooner than the challenge allows, however fast the proof of work', async () => {
+    const issued: number[] = [];
+    const answered: number[] = [];
+    const d = deps({
+      requestChallenge: vi.fn(async (mode: CaptchaMode) => {
+        issued.push(Date.now());
+        return makeChallenge({ challenge_id: `${mode}-x`, mode, background: null, piece: null, piece_size: null, piece_y: null, pow: { salt: 's', difficulty: 1 }, min_solve_seconds: 0.4 });
+      }),
+      verifyChallenge: vi.fn(async () => {
+        answered.push(Date.now());
+        return { token: 'pass-1', expires_at: Date.now() / 1000 + 120 };
+      }),
+    });
+    const onPassed = vi.fn();
+    render(<CaptchaPanel onPassed={onPassed} deps={d} />);
+    fireEvent.click(await screen.findByRole('button', { name: /can't use the puzzle/i }));
+    await waitFor(() => expect(onPassed).toHaveBeenCalled(), { timeout: 3000 });
+    expect(answered).toHaveLength(1);
+    expect(answered[0] - issued[issued.length - 1]).toBeGreaterThanOrEqual(400);
+  });
+
   it('shows a readable state when no challenge can be had', async () => {
     const d = deps({
       requestChallenge: vi.fn(async () => {

@@ -36,6 +36,10 @@ export interface CaptchaFlow {
 }
 
 const FAILED_PAUSE_MS = 1100;
+/** Sent this long after the server's minimum, so that clock granularity never makes it early. */
+const MIN_SOLVE_MARGIN_MS = 100;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs one CAPTCHA: fetch a challenge, start its proof of work at once (in a worker), collect
@@ -52,6 +56,7 @@ export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDe
   const [generation, setGeneration] = useState(0);
 
   const job = useRef<PowJob | null>(null);
+  const receivedAt = useRef(0);
   const alive = useRef(true);
   const onPassedRef = useRef(onPassed);
   onPassedRef.current = onPassed;
@@ -69,7 +74,7 @@ export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDe
 
   const newChallenge = useCallback(() => setGeneration((g) => g + 1), []);
 
-  const verify = useCallback(async (c: Challenge, s: SliderSubmission, nonceJob: PowJob, gen: number) => {
+  const verify = useCallback(async (c: Challenge, s: SliderSubmission, nonceJob: PowJob, gen: number, receivedAt: number) => {
     setStatus('verifying');
     let nonce: string;
     try {
@@ -77,6 +82,12 @@ export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDe
     } catch {
       return; // cancelled: a newer challenge took over
     }
+    // The server refuses answers that come sooner than it allows after issuing the challenge;
+    // a fast device finds the proof of work before that (the challenge was issued before we
+    // received it, so counting from our receipt is never early).
+    const minimumMs = (c.min_solve_seconds ?? 0) * 1000;
+    const early = minimumMs > 0 ? receivedAt + minimumMs + MIN_SOLVE_MARGIN_MS - Date.now() : 0;
+    if (early > 0) await sleep(early);
     if (!alive.current || gen !== genRef.current) return;
     try {
       const token = await depsRef.current.verifyChallenge({
@@ -125,6 +136,7 @@ export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDe
       .requestChallenge(mode, ac.signal)
       .then((c) => {
         if (ac.signal.aborted) return;
+        receivedAt.current = Date.now();
         setChallenge(c);
         setStatus('ready');
         const j = depsRef.current.runPow(c.pow.salt, c.pow.difficulty, (n) => alive.current && setPowAttempts(n));
@@ -133,7 +145,7 @@ export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDe
           () => alive.current && gen === genRef.current && setPowDone(true),
           () => undefined,
         );
-        if (mode === 'pow') void verify(c, { x: 0, track: [], input: 'keyboard' }, j, gen);
+        if (mode === 'pow') void verify(c, { x: 0, track: [], input: 'keyboard' }, j, gen, receivedAt.current);
       })
       .catch((e) => {
         if (ac.signal.aborted || (isApiError(e) && e.kind === 'aborted')) return;
@@ -159,7 +171,7 @@ export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDe
   const submit = useCallback(
     (s: SliderSubmission) => {
       if (!challenge || !job.current || status !== 'ready') return;
-      void verify(challenge, s, job.current, genRef.current);
+      void verify(challenge, s, job.current, genRef.current, receivedAt.current);
     },
     [challenge, status, verify],
   );

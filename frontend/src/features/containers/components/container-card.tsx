@@ -138,7 +138,8 @@ export function ContainerCard({ container: c, templateTitle, now, onDelete }: Co
               href={c.url}
               target="_blank"
               rel="noopener noreferrer"
-              className="min-w-0 flex-1 truncate font-mono text-sm text-emerald-800 underline-offset-2 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
+              // A phone wraps the address rather than hide its end (the port, on a local stack).
+              className="min-w-0 flex-1 break-all py-1.5 font-mono text-sm sm:truncate sm:py-0 text-emerald-800 underline-offset-2 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
             >
               {c.url.replace(/^https?:\/\//, '')}
             </a>

@@ -21,7 +21,7 @@ export function EmptyState({ onStart }: { onStart?: () => void }) {
       </div>
       <h3 className="mt-5 text-lg font-semibold text-slate-900 dark:text-white">No containers yet</h3>
       <p className="mt-1 max-w-sm text-sm text-slate-600 dark:text-slate-400">
-        Pick a template, solve a quick puzzle, and your first container is live in seconds with its own HTTPS address.
+        Pick a template, solve a quick puzzle, and your first container is live in seconds with its own web address.
       </p>
       {onStart ? (
         <button

@@ -4,12 +4,14 @@ import { Button } from '@/components/ui/button';
 import { Skeleton } from '@/components/ui/skeleton';
 import { cn } from '@/lib/cn';
 
-function iconFor(t: Template): LucideIcon {
+/** Whole words of the name and image only: "go" is a language, not the start of "google". */
+export function iconFor(t: Template): LucideIcon {
   const s = `${t.name} ${t.image}`.toLowerCase();
-  if (/jupyter|notebook/.test(s)) return NotebookPen;
-  if (/python|node|deno|go|ruby|code/.test(s)) return Code;
-  if (/nginx|http|web|static|caddy|whoami|echo/.test(s)) return Globe;
-  if (/shell|terminal|busybox|alpine|ttyd/.test(s)) return SquareTerminal;
+  const has = (words: string) => new RegExp(`\\b(${words})\\b`).test(s);
+  if (has('jupyter|notebook')) return NotebookPen;
+  if (has('python|node|deno|go|golang|ruby|code')) return Code;
+  if (has('nginx|http|httpd|web|static|caddy|whoami|echo|hello')) return Globe;
+  if (has('shell|terminal|busybox|alpine|ttyd')) return SquareTerminal;
   return Box;
 }
 
