@@ -24,8 +24,7 @@ import redis
 import requests
 
 from shared import keys
-from tests.soak import redis_pid
-from tests.stack_driver import RunningStack, Visitor, processes_of
+from tests.stack_driver import RunningStack, Visitor, processes_of, redis_pid
 
 pytestmark = pytest.mark.slow
 
