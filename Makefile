@@ -1,5 +1,5 @@
 # Sprout: `make dev` starts the whole local stack; `make test` runs every check.
-.PHONY: dev test check lint bench bootstrap bootstrap-test openapi
+.PHONY: dev test check lint bench soak bootstrap bootstrap-test openapi
 
 PY := .venv/bin/python
 
@@ -23,6 +23,10 @@ bench: bootstrap-test
 	@for b in captcha worker stack; do \
 		if [ -f benchmarks/$$b.py ]; then $(PY) -m benchmarks.$$b || exit 1; fi; \
 	done
+
+# 200 visitors for 5 minutes with random faults; exits 1 if an invariant breaks.
+soak: bootstrap-test
+	$(PY) -m tests.soak $(SOAK_ARGS)
 
 openapi:
 	$(PY) -m shared.openapi > shared/openapi.json

@@ -1,6 +1,6 @@
 """Soak: simulated visitors through the whole local stack for minutes, with random faults.
 
-    python -m tests.soak [--visitors 200] [--minutes 5] [--lifetime 90] [--capacity 80]
+    python -m tests.soak [--visitors 200] [--minutes 5] [--lifetime 90] [--capacity 100]
                          [--seed 1] [--data-dir DIR] [--json FILE]
 
 It starts the local stack (`python -m deploy.local`, as `make dev` does) and drives visitors,
@@ -19,7 +19,8 @@ exits 1 if one breaks:
 - every acknowledged create (a 202) is a record in Redis: none lost;
 - every record is terminal or live, and agrees with the cluster: running has exactly one
   ready pod, terminal has none, failed has a reason; nothing is still pending or deleting,
-  nothing live past its lifetime, nothing running that its owner deleted;
+  nothing live past its lifetime, nothing that expired shown as failed, nothing running
+  that its owner deleted;
 - no orphan pods (pods without a live record), no duplicate pods;
 - no 5xx but the documented 503s (`capacity_full`, and `unavailable` while Redis is down),
   no request without an answer.
@@ -56,6 +57,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from functions.worker import metrics as worker_metrics
+from functions.worker.podstatus import LIFETIME_ENDED
 from shared import keys
 from shared.captcha import pow
 from tests.captcha_bots import human_drag, payload
@@ -71,7 +73,7 @@ class SoakOptions:
     visitors: int = 200
     seconds: float = 300.0
     lifetime: int = 90  # SPROUT_CONTAINER_LIFETIME (at least 60)
-    capacity: int = 80  # SPROUT_LIMIT_CAPACITY: live containers in the whole system
+    capacity: int = 100  # SPROUT_LIMIT_CAPACITY: live containers in the whole system
     seed: int = 1
     data_dir: Path | None = None
     # Faults: the first ones in this order (each at least once), then random ones.
@@ -391,7 +393,7 @@ class Visitor:
         if created is None:
             return
         if created.status_code != 202:
-            self.wait(min(15.0, float(created.headers.get("Retry-After", "2"))))
+            self.wait(min(30.0, float(created.headers.get("Retry-After", "2"))))
             return
         container_id = str(created.json()["id"])
         with self.soak.tally.lock:
@@ -535,6 +537,8 @@ class Snapshot:
                     problems.append(f"{cid} {state} but still has objects")
                 if state == "failed" and not record.get("error"):
                     problems.append(f"{cid} failed without a reason")
+                if state == "failed" and record.get("error") == LIFETIME_ENDED:
+                    problems.append(f"{cid} expired, but shows failed, not deleted")
             elif state not in ("pending", "deleting"):
                 problems.append(f"{cid} in unknown state {state!r}")
         return problems
@@ -787,7 +791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--visitors", type=int, default=200)
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--lifetime", type=int, default=90, help="container lifetime, s (>= 60)")
-    parser.add_argument("--capacity", type=int, default=80, help="live containers, system-wide")
+    parser.add_argument("--capacity", type=int, default=100, help="live containers, system-wide")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a new temp dir")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
