@@ -1,5 +1,5 @@
 # Sprout: `make dev` starts the whole local stack; `make test` runs every check.
-.PHONY: dev test check lint bench fuzz bootstrap bootstrap-test openapi
+.PHONY: dev test check lint bench fuzz soak bootstrap bootstrap-test openapi
 
 PY := .venv/bin/python
 
@@ -27,6 +27,10 @@ bench: bootstrap-test
 # Every operation of shared/openapi.json, 1,000 generated requests each (the suite runs 60).
 fuzz: bootstrap-test
 	$(PY) -m tests.fuzz_api --examples 1000
+
+# 200 visitors for 5 minutes with random faults; exits 1 if an invariant breaks.
+soak: bootstrap-test
+	$(PY) -m tests.soak $(SOAK_ARGS)
 
 openapi:
 	$(PY) -m shared.openapi > shared/openapi.json

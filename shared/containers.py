@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from shared.redis_client import Scripts
 from shared.settings import LimitSettings
 
 MAX_LISTED = 200
+
+log = logging.getLogger("sprout.containers")
 
 
 def new_container_id() -> str:
@@ -102,6 +105,14 @@ def create(
         raise _create_refusal(answer, lim)
     metrics.container_created(template)
     record = Record.from_hash(answer["record"])
+    # The request id (in the log line, from shared.logs) is in the record and the stream
+    # entry too: the worker logs with it when it handles the entry.
+    log.info(
+        "create %s accepted (%s)",
+        container_id,
+        template,
+        extra={"container_id": container_id, "template": template},
+    )
     policies = [
         limits.window_policy(
             "creates_per_address",
@@ -185,4 +196,5 @@ def delete(ctx: Context, owner: str | None, container_id: str, request_id: str) 
     )
     if not answer["ok"]:
         raise NotFound("No container with that id is yours.")
+    log.info("delete %s accepted", container_id, extra={"container_id": container_id})
     return Record.from_hash(answer["record"]).to_api()

@@ -18,6 +18,9 @@ RECORD_PREFIX = f"{PREFIX}c:"  # hash per container
 LIVE_BY_OWNER_PREFIX = f"{PREFIX}live:owner:"  # set of live container ids per owner
 LIVE_BY_CLIENT_PREFIX = f"{PREFIX}live:client:"  # set of live container ids per address
 RECONCILED_AT = f"{PREFIX}worker:reconciled_at"  # string: epoch s of the last reconcile (TTL)
+# hash: Prometheus series -> total, summed by every worker job; each flush renews its TTL
+# (a week), so it goes only after a week without jobs (Prometheus takes that as a reset)
+WORKER_METRICS = f"{PREFIX}metrics:worker"
 
 
 def record(container_id: str) -> str:

@@ -7,11 +7,13 @@ entry, so one id follows a container from the API call through the stream into t
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -37,6 +39,16 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+@contextlib.contextmanager
+def bound(current: str) -> Iterator[None]:
+    """Log with `current` as the request id inside the block (this thread or task only)."""
+    token = request_id.set(current)
+    try:
+        yield
+    finally:
+        request_id.reset(token)
 
 
 def configure(level: str = "INFO") -> None:

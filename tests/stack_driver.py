@@ -93,8 +93,10 @@ class RunningStack:
 
 
 def processes_of(data_dir: Path, command_has: str = "") -> list[int]:
-    """Live processes started for the stack in `data_dir` (they carry SPROUT_STACK)."""
+    """Live processes started for the stack in `data_dir`: they carry SPROUT_STACK, except
+    Redis, which writes its title over its environment; it runs in <data-dir>/redis."""
     marker = f"SPROUT_STACK={data_dir.resolve()}".encode()
+    redis_dir = str(data_dir.resolve() / "redis")
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -104,7 +106,9 @@ def processes_of(data_dir: Path, command_has: str = "") -> list[int]:
             state = (entry / "stat").read_text().split(") ")[-1][:1]
         except OSError:
             continue
-        if marker not in environ.split(b"\0") or state == "Z":
+        if state == "Z":
+            continue
+        if marker not in environ.split(b"\0") and _working_dir(entry) != redis_dir:
             continue
         if command_has and command_has.encode() not in _command_line(entry):
             continue
@@ -112,11 +116,26 @@ def processes_of(data_dir: Path, command_has: str = "") -> list[int]:
     return found
 
 
+def _working_dir(entry: Path) -> str:
+    try:
+        return os.readlink(entry / "cwd").removesuffix(" (deleted)")
+    except OSError:
+        return ""
+
+
 def _command_line(entry: Path) -> bytes:
     try:
         return (entry / "cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
         return b""
+
+
+def redis_pid(data_dir: Path) -> int:
+    """The stack's Redis, from stack.json (rewritten when the stack restarts it). Redis writes
+    its title over its environment, so it cannot be found by the stack's marker."""
+    description = json.loads((data_dir / "stack.json").read_text())
+    (part,) = [p for p in description["parts"] if p["name"] == "redis"]
+    return int(part["pid"])
 
 
 def worker_jobs(data_dir: Path) -> list[int]:

@@ -8,6 +8,12 @@ real cluster (a kubeconfig) or the simulated Kubernetes API server. State lives 
 directory (Redis AOF, the simulated cluster's objects, the server secret), so a restart picks
 up where the last run stopped. Logs go to <data-dir>/logs/, one file per part. Ctrl-C (or
 SIGTERM) stops every process, worker jobs included.
+
+Redis is supervised the way Kubernetes runs its StatefulSet pod: if it exits (crash, OOM
+kill, someone's SIGKILL), the stack starts it again after `--redis-restart-delay` seconds on
+the same port with the same AOF directory, and rewrites stack.json with the new pid. While it
+is down the functions answer 503 and worker jobs exit; the scaler keeps polling and starts
+new jobs once Redis is back. Any other part exiting stops the stack.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class Options:
     tick_interval: float = 2.0
     node_cpu: str = "16"
     node_memory: str = "32Gi"
+    redis_restart_delay: float = 1.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -74,7 +81,10 @@ class Stack:
         self.logs = self.data / "logs"
         self.parts: list[Part] = []
         self.redis: RedisServer | None = None
+        self.redis_restarts = 0
+        self._redis_down_since: float | None = None
         self.url = ""
+        self._description: tuple[str, Path, bool] | None = None
 
     # Start --------------------------------------------------------------------------------
 
@@ -96,6 +106,7 @@ class Stack:
 
     def _write_description(self, redis_url: str, kubeconfig: Path, simulated: bool) -> None:
         """<data-dir>/stack.json: where each part is, for tools and tests (soak, browser)."""
+        self._description = (redis_url, kubeconfig, simulated)
         description = {
             "url": self.url,
             "redis_url": redis_url,
@@ -106,8 +117,11 @@ class Stack:
                  "pid": p.process.pid if p.process else None}
                 for p in self.parts
             ],
+            "redis_restarts": self.redis_restarts,
         }  # fmt: skip
-        (self.data / "stack.json").write_text(json.dumps(description, indent=2) + "\n")
+        partial = self.data / "stack.json.tmp"
+        partial.write_text(json.dumps(description, indent=2) + "\n")
+        partial.replace(self.data / "stack.json")  # readers never see half a file
 
     def _start_redis(self) -> str:
         if self.options.redis_url:
@@ -158,6 +172,10 @@ class Stack:
         self, redis_url: str, kubeconfig: Path, simulated: bool, gateway_port: int
     ) -> dict[str, str]:
         return {
+            # This tree's code in every process: functions-framework is a console script, so
+            # its processes would otherwise import the packages wherever they are installed
+            # (with an editable install, another checkout's).
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             "SPROUT_REDIS_URL": redis_url,
             "SPROUT_SECRET_KEY": self._secret_key(),
             # Only the gateway (on loopback) may set X-Real-Ip, as only Traefik may in-cluster.
@@ -274,6 +292,50 @@ class Stack:
                 return part
         return None
 
+    def supervise(self) -> Part | None:
+        """One look at the parts: restart Redis if it died (once its delay passed); answer
+        the first other part that exited (the stack then stops)."""
+        redis_part = next((p for p in self.parts if p.name == "redis"), None)
+        if self.redis is not None and redis_part is not None:
+            self._supervise_redis(redis_part)
+        for part in self.parts:
+            if part is redis_part and self.redis is not None:
+                continue
+            if part.process is not None and part.process.poll() is not None:
+                return part
+        return None
+
+    def _supervise_redis(self, part: Part) -> None:
+        assert self.redis is not None
+        process = part.process
+        if process is None or process.poll() is None:
+            return
+        now = time.monotonic()
+        if self._redis_down_since is None:
+            self._redis_down_since = now
+            print(f"redis exited (code {process.returncode}); restarting it in "
+                  f"{self.options.redis_restart_delay:g} s", flush=True)  # fmt: skip
+        if now - self._redis_down_since < self.options.redis_restart_delay:
+            return
+        self.redis.process = None
+        try:
+            self.redis.start()  # same port, same AOF directory; waits until it answers PING
+        except RuntimeError as error:
+            print(f"{error}; trying again", flush=True)
+            if self.redis.process is not None and self.redis.process.poll() is None:
+                self.redis.process.kill()
+                self.redis.process.wait()
+            part.process = self.redis.process
+            self._redis_down_since = time.monotonic()
+            return
+        part.process = self.redis.process
+        self._redis_down_since = None
+        self.redis_restarts += 1
+        pid = part.process.pid if part.process else None
+        print(f"redis restarted (pid {pid}, restart {self.redis_restarts})", flush=True)
+        if self._description is not None:
+            self._write_description(*self._description)
+
     def stop(self) -> None:
         """Stop every part, newest first, each with its whole process group."""
         for part in reversed(self.parts):
@@ -331,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--polling-interval", type=float, default=0.2)
     parser.add_argument("--node-cpu", default="16", help="the simulated node's CPU")
     parser.add_argument("--node-memory", default="32Gi", help="the simulated node's memory")
+    parser.add_argument("--redis-restart-delay", type=float, default=1.0,
+                        help="seconds before a Redis that exited is started again")  # fmt: skip
     options = parser.parse_args(argv)
     kubeconfig = options.kubeconfig or (
         Path(os.environ["KUBECONFIG"]) if os.environ.get("KUBECONFIG") else None
@@ -346,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             polling_interval=options.polling_interval,
             node_cpu=options.node_cpu,
             node_memory=options.node_memory,
+            redis_restart_delay=options.redis_restart_delay,
         )
     )
     stopping = False
@@ -362,11 +427,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(stack.status_table(), flush=True)
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
-            failed = stack.failed_part()
+            failed = stack.supervise()
             if failed is not None:
                 print(f"{failed.name} exited; see {failed.log}. Stopping.", flush=True)
                 break
-            time.sleep(0.2)
+            time.sleep(0.1)
     finally:
         stack.stop()
         print("Stopped.", flush=True)

@@ -6,7 +6,8 @@ Kubernetes, and only through `kube.Kube` (RBAC: `kube.REQUIRED_RBAC`).
 Modules, in layers (each imports only from the layers above it):
 
     settings, errors, ratelimit, podstatus, builders   pure: no I/O
-    kube (the API, rate-capped, errors translated), stream (the consumer group, Lua)
+    kube (the API, rate-capped, errors translated), stream (the consumer group, Lua),
+    metrics (counts summed in Redis)
     tracker (one pod watch per job), handlers (one entry), reconcile (the gap-closer)
     job (the loop), __main__ (the command line)
 
@@ -34,6 +35,25 @@ pieces close that gap:
 So an entry held by a job that is SIGKILLed is handled again within `claim_min_idle` plus
 the tick's period plus a job start, with no new traffic. The local stack's scaler must run
 the tick on a schedule too (any period; tests use well under a second).
+
+Logs and metrics
+----------------
+Logs are JSON lines on stderr (`shared.logs`). While a job handles an entry it logs with the
+entry's `request_id`, the id of the API request that wrote it (the create and delete scripts
+put it in the entry; expire entries carry the create's), so one id finds a container's story
+in the `containers` function's log and the worker's.
+
+Metrics: a job is short-lived and many run at once, so nothing can scrape one. The two usual
+answers fit badly: a Pushgateway replaces a group's series on every push, so concurrent jobs
+sharing one group overwrite each other's counters, and a group per job is never deleted and
+multiplies series; a textfile needs a node that outlives the job. So each job adds its counts
+to one Redis hash (`HINCRBYFLOAT`, one pipelined round trip at most once a second and at
+exit): Redis, which every job already reaches, sums all jobs exactly and keeps the totals
+through restarts (AOF); a SIGKILLed job loses at most its last second of counts.
+`metrics.render` gives them in Prometheus' text format, with the stream's lag, pending and
+dead-letter gauges read at that moment; `sprout-worker metrics` prints it (or `--out FILE`
+writes it atomically for a node-exporter textfile collector), and any long-running process
+with the Redis URL can serve it on its metrics path.
 
 Deploy notes: the ScaledJob's pods run `sprout-worker`, with `activeDeadlineSeconds` above
 `SPROUT_WORKER_MAX_RUN_TIME` + `SPROUT_WORKER_READY_DEADLINE`; the tick CronJob

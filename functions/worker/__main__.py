@@ -4,6 +4,9 @@
     sprout-worker tick    add a `reconcile` entry if work waits that lag does not show
                           (CronJob, every minute; needs Redis only, no cluster access)
     sprout-worker rbac    print the Kubernetes permissions the worker uses, as JSON
+    sprout-worker metrics [--out FILE]
+                          print the worker's metrics (Prometheus text format, from Redis), or
+                          write them atomically to FILE (a node-exporter textfile)
 
 Configuration comes from the environment: `SPROUT_REDIS_URL`, `SPROUT_BASE_DOMAIN`,
 `SPROUT_URL_SCHEME`, `SPROUT_TEMPLATES` and `SPROUT_WORKER_*` (see `settings.WorkerSettings`).
@@ -18,12 +21,14 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 import redis
 
 from functions.worker.settings import WorkerSettings
 from functions.worker.stream import Stream
+from shared import logs
 from shared.errors import ConfigError
 from shared.redis_client import connect
 from shared.settings import RedisSettings, SiteSettings, TemplateSettings, load
@@ -77,9 +82,27 @@ def run_tick(settings: WorkerSettings) -> int:
     return 0
 
 
+def print_metrics(out: Path | None) -> int:
+    from functions.worker import metrics
+
+    client = connect(load(RedisSettings).redis_url)
+    try:
+        text = metrics.render(client)
+    finally:
+        client.close()
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        metrics.write_textfile(text, out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sprout-worker", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "tick", "rbac"])
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=["run", "tick", "rbac", "metrics"]
+    )
+    parser.add_argument("--out", type=Path, help="metrics: write to this file, not stdout")
     args = parser.parse_args(argv)
     if args.command == "rbac":
         from functions.worker.kube import REQUIRED_RBAC
@@ -95,12 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(settings.log_level)  # JSON lines on stderr, with each entry's request id
     try:
+        if args.command == "metrics":
+            return print_metrics(args.out)
         return run_tick(settings) if args.command == "tick" else run_job(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)

@@ -46,9 +46,11 @@ GAVE_UP = "Sprout could not set it up on the cluster (the cluster kept failing).
 
 @dataclass(frozen=True)
 class Done:
-    """The entry is handled: acknowledge it. `outcome` is for the report and the logs."""
+    """The entry is handled: acknowledge it. `outcome` is for the report, logs and metrics;
+    `launch_seconds` (create to running) when the container just started."""
 
     outcome: str
+    launch_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,19 +95,20 @@ class Handlers:
     def finish_create(self, container_id: str, state: PodState | None) -> Done:
         """The awaited pod became ready, failed, vanished (or `state` None: timed out)."""
         if state is not None and state.kind == "ready":
+            started_at = self.clock()
             try:
-                self._move(
+                record = self._move(
                     container_id,
                     "running",
                     {"pending"},
                     phase="",
                     url=self.site.container_url(container_id),
-                    started_at=self.clock(),
+                    started_at=started_at,
                     error="",
                 )
             except TransitionRefused:
                 return Done("cancelled")  # deleted or expired meanwhile: that entry cleans up
-            return Done("running")
+            return Done("running", launch_seconds=started_at - record.created_at)
         reason = state.reason if state is not None else timed_out(self.settings.ready_deadline)
         return self._fail_create(container_id, reason)
 

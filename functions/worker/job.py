@@ -40,11 +40,13 @@ from functions.worker import builders
 from functions.worker.errors import TemporaryError, backoff_delay
 from functions.worker.handlers import Await, Done, Handlers
 from functions.worker.kube import Kube
+from functions.worker.metrics import JobMetrics
 from functions.worker.podstatus import PodState
 from functions.worker.reconcile import Reconciler
 from functions.worker.settings import WorkerSettings
 from functions.worker.stream import ENTRY_TYPES, Delivery, Stream
 from functions.worker.tracker import PodTracker
+from shared import logs
 from shared.redis_client import Scripts
 from shared.settings import SiteSettings, Template
 
@@ -120,6 +122,7 @@ class Job:
         )
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="sprout-api")
         self.report = JobReport()
+        self.metrics = JobMetrics(redis_client, monotonic=monotonic)
         self._stop = threading.Event()
         # Touched by the main thread only (the heartbeat reads a copy of `in_flight`).
         self.in_flight: dict[str, Delivery] = {}
@@ -175,8 +178,17 @@ class Job:
             self.stream.forget_consumer()
             self.report.api_calls = self.kube.calls
             self.report.seconds = self.monotonic() - started
+            self._count_job()
         log.info(self.report.summary())
         return self.report
+
+    def _count_job(self) -> None:
+        self.metrics.inc(
+            "sprout_worker_jobs_total", {"stopped_by": self.report.stopped_by or "error"}
+        )
+        self.metrics.inc("sprout_worker_job_seconds_total", value=self.report.seconds)
+        self.metrics.inc("sprout_worker_api_calls_total", value=self.report.api_calls)
+        self.metrics.flush(force=True)
 
     def _linger(self) -> bool:
         """Wait up to `linger` for a new entry; True if one came (and was taken).
@@ -211,6 +223,8 @@ class Job:
         if want > 0 and now >= self._next_claim:
             claimed = self.stream.claim_stale(self.settings.claim_min_idle, want)
             taken += claimed
+            if claimed:
+                self.metrics.inc("sprout_worker_takeovers_total", value=len(claimed))
             if len(claimed) < want:
                 self._next_claim = now + min(1.0, self.settings.claim_min_idle / 4)
         want = min(self.settings.batch_size, room - len(taken))
@@ -244,6 +258,9 @@ class Job:
         if delivery.type == "reconcile":
             self.to_finish.append(delivery.entry_id)
             self.report.outcomes["tick"] += 1
+            self.metrics.inc(
+                "sprout_worker_entries_total", {"type": "reconcile", "outcome": "tick"}
+            )
             if self.monotonic() - self._last_reconcile >= TICK_RECONCILE_AFTER:
                 self._reconcile()
             return
@@ -261,10 +278,11 @@ class Job:
         self, kind: str, function: Callable[..., Any], delivery: Delivery, *args: Any
     ) -> None:
         def task() -> None:
-            try:
-                result: Any = function(delivery, *args)
-            except Exception as exc:  # every failure is reported back; none kills the job
-                result = exc
+            with logs.bound(delivery.request_id):
+                try:
+                    result: Any = function(delivery, *args)
+                except Exception as exc:  # every failure is reported back; none kills the job
+                    result = exc
             self.events.put((kind, delivery, result))
 
         self.pool.submit(task)
@@ -310,6 +328,7 @@ class Job:
                 log.error("dead-lettering %s failed: %s", delivery.entry_id, result)
             else:
                 self.report.dead_lettered += 1
+                self.metrics.inc("sprout_worker_dead_lettered_total", {"type": delivery.type})
         elif kind in ("begun", "finished"):
             if isinstance(result, Done):
                 self._complete(delivery, result)
@@ -325,10 +344,31 @@ class Job:
         self.in_flight.pop(delivery.entry_id, None)
         self.to_finish.append(delivery.entry_id)
         self.report.outcomes[done.outcome] += 1
-        log.debug("%s %s %s: %s", delivery.entry_id, delivery.type, delivery.container_id, done)
+        self.metrics.inc(
+            "sprout_worker_entries_total", {"type": delivery.type, "outcome": done.outcome}
+        )
+        if done.launch_seconds is not None:
+            self.metrics.observe_launch(done.launch_seconds)
+        with logs.bound(delivery.request_id):
+            log.info(
+                "%s %s: %s",
+                delivery.type,
+                delivery.container_id,
+                done.outcome,
+                extra={
+                    "entry": delivery.entry_id,
+                    "container_id": delivery.container_id,
+                    "outcome": done.outcome,
+                    "deliveries": delivery.deliveries,
+                },
+            )
 
     def _release(self, delivery: Delivery, error: BaseException) -> None:
         """The entry failed for now: deliver it again later, or give up on it."""
+        with logs.bound(delivery.request_id):
+            self._release_bound(delivery, error)
+
+    def _release_bound(self, delivery: Delivery, error: BaseException) -> None:
         if not isinstance(error, TemporaryError):
             log.error(
                 "entry %s (%s %s) failed unexpectedly",
@@ -348,6 +388,7 @@ class Job:
             )
         self.retries[delivery.entry_id] = self.monotonic() + min(delay, self.settings.backoff_max)
         self.report.retried += 1
+        self.metrics.inc("sprout_worker_retries_total", {"type": delivery.type})
         log.info(
             "entry %s (%s %s) will be retried in %.1fs: %s",
             delivery.entry_id,
@@ -389,11 +430,21 @@ class Job:
         if self.to_finish:
             self.stream.finish(self.to_finish)
             self.to_finish = []
+        self.metrics.flush()
 
     def _reconcile(self) -> None:
         self._last_reconcile = self.monotonic()
         self.report.reconciles += 1
-        self.reconciler.run()
+        done = self.reconciler.run()
+        for action, items in (
+            ("reaped", done.reaped),
+            ("orphans", done.orphans),
+            ("vanished", done.vanished),
+            ("requeued", done.requeued),
+            ("lost", done.lost),
+        ):
+            if items:
+                self.metrics.inc("sprout_worker_reconciled_total", {"action": action}, len(items))
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_interval):

@@ -8,10 +8,13 @@ job reads a `reconcile` tick. In order:
 2. Snapshot the live records (the expiry index holds every live or deleting container).
 3. List Sprout's pods, services and ingresses (by label).
 4. Orphans: objects whose container's record is missing, failed or deleted are deleted
-   (a deleting one is left to its delete entry). The lists are taken before the records
-   are read, so an object made for a container still pending is never taken for an orphan.
+   (a deleting one is left to its delete entry; an object already being deleted is not an
+   orphan). The lists are taken before the records are read, so an object made for a
+   container still pending is never taken for an orphan.
 5. Vanished: records that were `running` in the snapshot (taken before the list, so their
-   pod was ready before we looked) whose pod is missing or dead become `failed`.
+   pod was ready before we looked) whose pod is missing or dead become `failed`; except a
+   pod its `activeDeadlineSeconds` ended once the container's lifetime is over: that is an
+   expiry, and the reaper deletes the container (a visitor sees `deleted`, not `failed`).
 6. Lost: pending or deleting records untouched for `lost_after` with no entry left in the
    stream get their entry again, once; a pending one lost twice fails.
 """
@@ -29,7 +32,7 @@ import redis
 from functions.worker import builders
 from functions.worker.errors import KubeError
 from functions.worker.kube import Kube
-from functions.worker.podstatus import POD_VANISHED, summarize
+from functions.worker.podstatus import LIFETIME_ENDED, POD_VANISHED, summarize
 from functions.worker.settings import WorkerSettings
 from functions.worker.stream import Stream
 from functions.worker.tracker import container_id_of_object
@@ -44,6 +47,9 @@ LOST = "Sprout lost track of this request."
 # entry removes them; if that entry is lost, step 6 brings it back).
 KEPT_STATES = LIVE_STATES | {"deleting"}
 CONSUMER_FORGET_AFTER = 3600.0
+# A pod's activeDeadlineSeconds is the lifetime left, in whole seconds, counted by the
+# cluster's clock from when the pod started: it ends at the expiry or a little after.
+EXPIRY_SLACK = 5.0
 
 
 @dataclass
@@ -61,6 +67,7 @@ class _Snapshot:
     state: str
     updated_at: str
     requeues: int
+    expires_at: float
 
 
 class Reconciler:
@@ -114,11 +121,15 @@ class Reconciler:
         ids = [str(i) for i in self.client.zrange(keys.EXPIRY_INDEX, 0, -1)]
         pipe = self.client.pipeline(transaction=False)
         for container_id in ids:
-            pipe.hmget(keys.record(container_id), "state", "updated_at", "requeues")
+            pipe.hmget(keys.record(container_id), "state", "updated_at", "requeues", "expires_at")
         snapshot: dict[str, _Snapshot] = {}
-        for container_id, (state, updated_at, requeues) in zip(ids, pipe.execute(), strict=True):
+        for container_id, (state, updated_at, requeues, expires_at) in zip(
+            ids, pipe.execute(), strict=True
+        ):
             if state:
-                snapshot[container_id] = _Snapshot(state, updated_at or "0", int(requeues or 0))
+                snapshot[container_id] = _Snapshot(
+                    state, updated_at or "0", int(requeues or 0), float(expires_at or 0)
+                )
         return snapshot
 
     def _states(self, container_ids: list[str]) -> dict[str, str | None]:
@@ -139,7 +150,10 @@ class Reconciler:
         for kind, items in (("ingress", ingresses), ("service", services), ("pod", pods)):
             for obj in items:
                 container_id = container_id_of_object(obj)
-                name = (obj.get("metadata") or {}).get("name")
+                metadata = obj.get("metadata") or {}
+                name = metadata.get("name")
+                if metadata.get("deletionTimestamp"):
+                    continue  # already on its way out (a pod's grace period)
                 if container_id and isinstance(name, str):
                     found.append((kind, name, container_id))
         states = self._states(sorted({container_id for _, _, container_id in found}))
@@ -176,6 +190,11 @@ class Reconciler:
                 state = summarize(pod)
                 if state.kind not in ("failed", "gone"):
                     continue
+                if (
+                    state.reason == LIFETIME_ENDED
+                    and seen.expires_at <= self.clock() + EXPIRY_SLACK
+                ):
+                    continue  # expired: the reaper (this run's or the next) deletes it
                 reason = state.reason
             try:
                 records.transition(

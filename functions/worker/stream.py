@@ -96,7 +96,8 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 return 1
 """
 
-# Reap: containers whose lifetime passed move to `deleting` and get an `expire` entry.
+# Reap: containers whose lifetime passed move to `deleting` and get an `expire` entry (with
+# the request id of the create, so the container's logs share one id to the end).
 # KEYS[1] expiry index   KEYS[2] stream
 # ARGV[1] now   ARGV[2] max ids   ARGV[3] record key prefix
 # ARGV[4] live-set key prefix for clients   ARGV[5] live-set key prefix for owners
@@ -106,7 +107,7 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 local reaped = {}
 for _, id in ipairs(ids) do
   local key = ARGV[3] .. id
-  local record = redis.call('HMGET', key, 'state', 'client', 'owner')
+  local record = redis.call('HMGET', key, 'state', 'client', 'owner', 'request_id')
   local state = record[1]
   if not state then
     redis.call('ZREM', KEYS[1], id)
@@ -114,7 +115,8 @@ for _, id in ipairs(ids) do
     redis.call('HSET', key, 'state', 'deleting', 'phase', '', 'updated_at', ARGV[1])
     if record[2] then redis.call('SREM', ARGV[4] .. record[2], id) end
     if record[3] then redis.call('SREM', ARGV[5] .. record[3], id) end
-    redis.call('XADD', KEYS[2], '*', 'type', 'expire', 'id', id, 'at', ARGV[1])
+    redis.call('XADD', KEYS[2], '*', 'type', 'expire', 'id', id, 'at', ARGV[1],
+               'request_id', record[4] or '')
     table.insert(reaped, id)
   elseif state ~= 'deleting' then
     redis.call('ZREM', KEYS[1], id)
@@ -201,6 +203,11 @@ class Delivery:
             deliveries=int(deliveries),
             fields=dict(fields),
         )
+
+    @property
+    def request_id(self) -> str:
+        """The id of the API request behind this entry (the worker logs with it)."""
+        return str(self.fields.get("request_id", ""))
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:

@@ -205,3 +205,39 @@ def test_an_entry_that_keeps_failing_is_dead_lettered_after_n_deliveries(
     )
     assert sim.stats()["requests"]["create"]["pods"] == 3 * 3 * 2  # deliveries x attempts
     assert_group_clean(redis_client)
+
+
+def test_a_pod_whose_deadline_ended_with_its_lifetime_is_an_expiry_not_a_failure(
+    sim: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
+) -> None:
+    (container_id,) = create(backdated(ctx, 3600 - 1.5))  # 1.5 s of its lifetime left
+    run_job(worker_settings(sim), redis_server.url)
+    assert state(redis_client, container_id)["state"] == "running"
+    expires_at = float(state(redis_client, container_id)["expires_at"])
+    name = builders.object_name(container_id)
+    wait_for(
+        lambda: sim.core.read_namespaced_pod(name, "sprout").status.reason == "DeadlineExceeded",
+        timeout=10,
+        what="the pod's activeDeadlineSeconds",
+    )
+    # The race: this reconcile reaped a moment before the expiry, and listed the pods after
+    # the cluster ended the pod. The reaper, not the vanished check, must have it.
+    late = make_job(worker_settings(sim), redis_server.url, clock=lambda: expires_at - 0.01)
+    report = late.reconciler.run()
+    assert report.vanished == [] and report.reaped == []
+    assert state(redis_client, container_id)["state"] == "running"
+    run_job(worker_settings(sim), redis_server.url)
+    assert state(redis_client, container_id)["state"] == "deleted"
+    assert state(redis_client, container_id)["error"] == ""
+
+
+def test_a_pod_already_being_deleted_is_not_an_orphan(
+    sim: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
+) -> None:
+    sim.configure(deletion_delay=5)
+    make_objects(sim, "bbbbbbbbbbbb")  # no record
+    name = builders.object_name("bbbbbbbbbbbb")
+    sim.core.delete_namespaced_pod(name, "sprout")  # graceful: it lingers, terminating
+    assert sim.core.read_namespaced_pod(name, "sprout").metadata.deletion_timestamp
+    report = make_job(worker_settings(sim), redis_server.url).reconciler.run()
+    assert sorted(report.orphans) == [f"ingress/{name}", f"service/{name}"]
