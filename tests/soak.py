@@ -104,7 +104,7 @@ class Acked:
 
 @dataclass
 class Tally:
-    """What the visitors saw; every method is called under `lock`."""
+    """What the visitors saw; every field is read and written under `lock`."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     requests: Counter[str] = field(default_factory=Counter)  # "POST /containers 202"
@@ -120,7 +120,6 @@ class Soak:
     def __init__(self, options: SoakOptions, log: Callable[[str], None] = print) -> None:
         self.options = options
         self.log = log
-        self.rng = random.Random(options.seed)
         self.tally = Tally()
         self.stopping = threading.Event()
         self.data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="sprout-soak-"))
@@ -275,6 +274,8 @@ class Soak:
             try:
                 snapshot = self.snapshot()
             except (redis.RedisError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise
                 self.log(f"  snapshot failed ({exc}); again")
                 time.sleep(1)
                 continue

@@ -54,6 +54,23 @@ def test_group_lag_counts_undelivered_entries_only(redis_client) -> None:
     assert group_lag(redis_client, "container_events", "workers") == 4
 
 
+def test_lag_redis_cannot_count_falls_back_to_the_stream_length(redis_client) -> None:
+    # A job handled and deleted the last entry it read while an older one is still pending
+    # (a dead job's): Redis 7 answers lag nil. Reading that as 0 would start no job while
+    # new entries wait (the worker's fault test stalled on exactly that).
+    stream, group = "container_events", "workers"
+    redis_client.xgroup_create(stream, group, id="0", mkstream=True)
+    redis_client.xadd(stream, {"i": 1})
+    last = redis_client.xadd(stream, {"i": 2})
+    redis_client.xreadgroup(group, "c1", {stream: ">"})
+    redis_client.xack(stream, group, last)
+    redis_client.xdel(stream, last)
+    redis_client.xadd(stream, {"i": 3})
+    (info,) = redis_client.xinfo_groups(stream)
+    assert info["lag"] is None and info["pending"] == 1
+    assert group_lag(redis_client, stream, group) == 2  # XLEN: the pending one and the new one
+
+
 def test_scaler_starts_jobs_up_to_the_cap_and_lets_them_exit(redis_client) -> None:
     started: list[subprocess.Popen[bytes]] = []
 

@@ -42,7 +42,7 @@ def test_a_short_soak_with_faults_keeps_every_invariant(tmp_path: Path) -> None:
     made = [kind for _, kind, what in report.faults if not what.startswith("could not")]
     for kind in REQUIRED:
         assert kind in made, text
-    assert report.acknowledged >= 10, text
+    assert report.acknowledged >= 8, text
     assert report.lost == [] and report.orphan_pods == [] and report.duplicate_pods == {}
     assert set(report.states_acked) <= {"running", "deleted", "failed"}, text
     assert report.errors.get("503 capacity_full", 0) > 0, text

@@ -49,11 +49,11 @@ sharing one group overwrite each other's counters, and a group per job is never 
 multiplies series; a textfile needs a node that outlives the job. So each job adds its counts
 to one Redis hash (`HINCRBYFLOAT`, one pipelined round trip at most once a second and at
 exit): Redis, which every job already reaches, sums all jobs exactly and keeps the totals
-through restarts (AOF); a SIGKILLed job loses at most its last second of counts.
-`metrics.render` gives them in Prometheus' text format, with the stream's lag, pending and
-dead-letter gauges read at that moment; `sprout-worker metrics` prints it (or `--out FILE`
-writes it atomically for a node-exporter textfile collector), and any long-running process
-with the Redis URL can serve it on its metrics path.
+through restarts (AOF); a job SIGKILLed, or ended by Redis going away, loses at most its
+last second of counts. `metrics.render` gives them in Prometheus' text format, with the
+stream's lag, pending and dead-letter gauges read at that moment; `sprout-worker metrics`
+prints it (or `--out FILE` writes it atomically for a node-exporter textfile collector), and
+any long-running process with the Redis URL can serve it on its metrics path.
 
 Deploy notes: the ScaledJob's pods run `sprout-worker`, with `activeDeadlineSeconds` above
 `SPROUT_WORKER_MAX_RUN_TIME` + `SPROUT_WORKER_READY_DEADLINE`; the tick CronJob

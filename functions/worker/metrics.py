@@ -4,12 +4,12 @@ A job lives seconds to minutes and many run at once, so nothing scrapes a job. E
 its counts to one Redis hash (`keys.WORKER_METRICS`, field = the series as Prometheus writes
 it, value = its total) with `HINCRBYFLOAT`, one pipelined round trip at most once a second
 and once more when it exits. Redis sums the jobs exactly, however many run at once, and keeps
-the totals across restarts (AOF). A job that is SIGKILLed loses at most its last second of
-counts. `render` turns the hash, plus gauges read from Redis at that moment (stream lag and
-pending, dead letters, live containers by state), into the text exposition format;
-`sprout-worker metrics` prints it, or writes it atomically with `--out` (a node-exporter
-textfile), and any long-running process holding the Redis URL can serve it (see the package
-docstring for why not a Pushgateway).
+the totals across restarts (AOF). A job that is SIGKILLed, or exits because Redis is down,
+loses the counts of its last second. `render` turns the hash, plus gauges read from Redis at
+that moment (stream lag and pending, dead letters, live containers by state), into the text
+exposition format; `sprout-worker metrics` prints it, or writes it atomically with `--out`
+(a node-exporter textfile), and any long-running process holding the Redis URL can serve it
+(see the package docstring for why not a Pushgateway).
 
 Series (all counters but the launch histogram):
 

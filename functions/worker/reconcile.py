@@ -166,12 +166,20 @@ class Reconciler:
             if states.get(container_id) in KEPT_STATES:
                 continue
             try:
-                delete[kind](name)
+                deleted = delete[kind](name)
             except KubeError as exc:
                 log.warning("could not delete orphan %s/%s: %s", kind, name, exc)
                 report.errors += 1
                 continue
-            report.orphans.append(f"{kind}/{name}")
+            if deleted:  # not when its container's delete entry removed it meanwhile
+                log.info(
+                    "deleted orphan %s/%s (container %s)",
+                    kind,
+                    name,
+                    states.get(container_id) or "missing",
+                    extra={"container_id": container_id},
+                )
+                report.orphans.append(f"{kind}/{name}")
 
     def _fail_vanished(
         self,

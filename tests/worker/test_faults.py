@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 
+from deploy.local.scaler import group_lag
 from functions.worker import builders
 from functions.worker.kube import Kube
 from functions.worker.stream import Stream
@@ -138,8 +139,9 @@ class Scaler:
             if time.monotonic() >= next_tick:
                 self.ticks.tick(now=time.time(), min_idle=1.0, reconcile_interval=300)
                 next_tick = time.monotonic() + 0.5
-            groups = self.r.xinfo_groups(keys.STREAM)
-            lag = groups[0]["lag"] if groups else 0
+            # As KEDA reads it: when Redis cannot count lag (nil: the last delivered entry
+            # was deleted while an older one is still pending), the stream's length.
+            lag = group_lag(self.r, keys.STREAM, keys.WORKER_GROUP)
             if lag and len(self.running()) < self.max_jobs:
                 self.jobs.append(
                     subprocess.Popen(
