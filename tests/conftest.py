@@ -12,6 +12,7 @@ from deploy.local.redis_server import RedisServer
 from shared.context import Context
 from shared.settings import ApiSettings, LimitSettings, TemplateSettings
 from tests.clock import FakeClock
+from tests.kubesim_helpers import Kube, running_kube
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -58,3 +59,17 @@ def make_context(redis_client: redis.Redis, redis_server: RedisServer, clock: Fa
         )
 
     return build
+
+
+# The simulated cluster for the kubesim tests: one per test module (a module may override
+# `shared_kube`, e.g. with a short watch history), emptied before each test.
+@pytest.fixture(scope="module")
+def shared_kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
+    with running_kube(tmp_path_factory.mktemp("kubesim")) as kube:
+        yield kube
+
+
+@pytest.fixture
+def kube(shared_kube: Kube) -> Kube:
+    shared_kube.sim.reset()
+    return shared_kube

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, error_body, running_kube
+from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, error_body
 
 PREFIX = 'pods "p" is forbidden: violates PodSecurity "restricted:latest": '
-
-
-@pytest.fixture(scope="module")
-def shared_kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    with running_kube(tmp_path_factory.mktemp("kubesim")) as kube:
-        yield kube
-
-
-@pytest.fixture
-def kube(shared_kube: Kube) -> Kube:
-    shared_kube.sim.reset()
-    return shared_kube
 
 
 def rejection(kube: Kube, pod: dict[str, Any]) -> str:

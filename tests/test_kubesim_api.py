@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, error_body, running_kube
-
-
-@pytest.fixture(scope="module")
-def shared_kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    with running_kube(tmp_path_factory.mktemp("kubesim")) as kube:
-        yield kube
-
-
-@pytest.fixture
-def kube(shared_kube: Kube) -> Kube:
-    shared_kube.sim.reset()
-    return shared_kube
+from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, error_body
 
 
 def service(name: str, selector: dict[str, str] | None = None) -> dict[str, Any]:

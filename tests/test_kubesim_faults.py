@@ -5,27 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, error_body, running_kube
+from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, error_body
 
 PODS_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods"
-
-
-@pytest.fixture(scope="module")
-def shared_kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    with running_kube(tmp_path_factory.mktemp("kubesim")) as kube:
-        yield kube
-
-
-@pytest.fixture
-def kube(shared_kube: Kube) -> Kube:
-    shared_kube.sim.reset()
-    return shared_kube
 
 
 def codes(kube: Kube, count: int) -> list[int]:

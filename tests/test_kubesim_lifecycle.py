@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, running_kube, wait_for
-
-
-@pytest.fixture(scope="module")
-def shared_kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    with running_kube(tmp_path_factory.mktemp("kubesim")) as kube:
-        yield kube
-
-
-@pytest.fixture
-def kube(shared_kube: Kube) -> Kube:
-    shared_kube.sim.reset()
-    return shared_kube
+from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, wait_for
 
 
 def read(kube: Kube, name: str) -> Any:

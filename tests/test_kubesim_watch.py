@@ -20,12 +20,6 @@ def shared_kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
         yield kube
 
 
-@pytest.fixture
-def kube(shared_kube: Kube) -> Kube:
-    shared_kube.sim.reset()
-    return shared_kube
-
-
 def collect(kube: Kube, count: int, **kwargs: Any) -> list[tuple[str, str, str]]:
     """The first ``count`` events (type, name, resourceVersion) of a pod watch in ``sprout``."""
     events: list[tuple[str, str, str]] = []
