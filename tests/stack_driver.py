@@ -155,11 +155,25 @@ class Visitor:
         self.redis = redis_client
         self.http = requests.Session()
         self.rng = random.Random(seed)
+        self.refused_drags = 0
 
     def close(self) -> None:
         self.http.close()
 
-    def pass_token(self) -> str:
+    def pass_token(self, attempts: int = 4) -> str:
+        """A pass token, solving fresh puzzles as a person does when a drag is refused (the
+        human model is refused a few percent of the time, as real people are)."""
+        for _ in range(attempts - 1):
+            verified = self._solve_one_puzzle()
+            if verified.status_code != 403:
+                break
+            self.refused_drags += 1
+        else:
+            verified = self._solve_one_puzzle()
+        verified.raise_for_status()
+        return str(verified.json()["token"])
+
+    def _solve_one_puzzle(self) -> requests.Response:
         challenge = self.http.post(
             f"{self.url}/captcha/request", json={"action": "create", "mode": "slider"}, timeout=10
         )
@@ -170,12 +184,10 @@ class Visitor:
         nonce = pow.solve(body["pow"]["salt"], body["pow"]["difficulty"])
         # A person looks before dragging; the server refuses impossibly fast solutions.
         time.sleep(0.6 + drag.duration_ms / 1000)
-        verified = self.http.post(
+        return self.http.post(
             f"{self.url}/captcha/verify", json=payload(body["challenge_id"], drag, nonce),
             timeout=10,
         )  # fmt: skip
-        verified.raise_for_status()
-        return str(verified.json()["token"])
 
     def create(self, template: str = "nginx") -> requests.Response:
         token = self.pass_token()

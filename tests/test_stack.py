@@ -147,19 +147,20 @@ def test_a_burst_of_100_creates_never_runs_more_than_10_jobs(tmp_path: Path) -> 
 
         with ThreadPoolExecutor(max_workers=21) as pool:
             watcher = pool.submit(watch_jobs)
-            ids = list(pool.map(one, range(100)))
-            checker = Visitor(stack.url, visitor_redis)
-            deadline = time.monotonic() + 90
-            pending = set(ids)
-            while pending and time.monotonic() < deadline:
-                for container_id in list(pending):
-                    state = visitor_redis.hget(f"sprout:c:{container_id}", "state")
-                    if state in ("running", "failed"):
-                        pending.discard(container_id)
-                time.sleep(0.2)
-            stop[0] = True
+            try:
+                ids = list(pool.map(one, range(100)))
+                deadline = time.monotonic() + 90
+                pending = set(ids)
+                while pending and time.monotonic() < deadline:
+                    for container_id in list(pending):
+                        state = visitor_redis.hget(f"sprout:c:{container_id}", "state")
+                        if state in ("running", "failed"):
+                            pending.discard(container_id)
+                    time.sleep(0.2)
+            finally:
+                # Else a failed create leaves the watcher looping and the pool waits forever.
+                stop[0] = True
             watcher.result()
-            checker.close()
         assert not pending, f"{len(pending)} containers never started"
         states = {visitor_redis.hget(f"sprout:c:{i}", "state") for i in ids}
         assert states == {"running"}
