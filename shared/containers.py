@@ -13,7 +13,6 @@ from shared.errors import CaptchaFailed, InvalidField, NotFound, RateLimited, Un
 from shared.models import Container, ContainerList, Policy, TemplateInfo, TemplateList
 from shared.passes import token_hash
 from shared.records import Record
-from shared.redis_client import Scripts
 from shared.settings import LimitSettings
 
 MAX_LISTED = 200
@@ -69,7 +68,7 @@ def create(
     now = ctx.clock()
     lim = ctx.limits
     container_id = new_container_id()
-    answer = Scripts.run(
+    answer = ctx.scripts.run(
         ctx.scripts.create,
         [
             keys.captcha_pass(token_hash(captcha_token)),
@@ -167,14 +166,17 @@ def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
 def list_for(ctx: Context, owner: str | None) -> ContainerList:
     if owner is None:
         return ContainerList(containers=[])
-    rows = Scripts.run(
-        ctx.scripts.list, [keys.owner_index(owner)], [keys.RECORD_PREFIX, MAX_LISTED]
+    rows = ctx.scripts.run(
+        ctx.scripts.list,
+        [keys.owner_index(owner)],
+        [keys.RECORD_PREFIX, MAX_LISTED],
+        idempotent=True,
     )
     return ContainerList(containers=[Record.from_hash(row).to_api() for row in rows])
 
 
 def get(ctx: Context, owner: str | None, container_id: str) -> Container:
-    fields = ctx.scripts.client.hgetall(keys.record(container_id)) if owner else {}
+    fields = ctx.scripts.hash(keys.record(container_id)) if owner else {}
     if not fields or fields.get("owner") != owner:
         raise NotFound("No container with that id is yours.")
     return Record.from_hash(fields).to_api()
@@ -183,7 +185,7 @@ def get(ctx: Context, owner: str | None, container_id: str) -> Container:
 def delete(ctx: Context, owner: str | None, container_id: str, request_id: str) -> Container:
     if owner is None:
         raise NotFound("No container with that id is yours.")
-    answer = Scripts.run(
+    answer = ctx.scripts.run(
         ctx.scripts.delete,
         [keys.record(container_id), keys.STREAM],
         [

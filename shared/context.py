@@ -52,6 +52,10 @@ class Context:
             rng=rng or secrets.SystemRandom(),
         )
 
+    def close(self) -> None:
+        """Close the Redis connections (a process's own context lives as long as it does)."""
+        self.scripts.close()
+
     @classmethod
     def from_environment(cls) -> Context:
         logs.configure()

@@ -287,10 +287,7 @@ def json_response(
     payload: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> flask.Response:
     body = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
-    response = flask.Response(body, status=status, mimetype="application/json")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return flask.Response(body, status=status, headers=headers, mimetype="application/json")
 
 
 def error_response(error: SproutError) -> flask.Response:

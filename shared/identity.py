@@ -51,7 +51,10 @@ def client_hash(secret_key: str, address: str) -> str:
     return keyed_hash(secret_key, "client", address)
 
 
-def client_address(peer: str | None, real_ip: str | None, trusted: list[IPNetwork]) -> str:
+# Requests come from a few proxies for many, often returning, visitors: parsing addresses and
+# testing networks costs more than the rest of the request's identity work together.
+@functools.lru_cache(maxsize=8192)
+def client_address(peer: str | None, real_ip: str | None, trusted: tuple[IPNetwork, ...]) -> str:
     """The caller's address: the proxy's `X-Real-Ip` only when the socket peer is a trusted proxy.
 
     `X-Forwarded-For` is never read: a client can put anything in it, and Traefik's

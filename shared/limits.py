@@ -69,7 +69,7 @@ def status(
     scripts: Scripts, limits: LimitSettings, client: str, owner: str | None, now: float
 ) -> RateLimitStatus:
     """Every policy for this caller, in one round trip."""
-    answer = Scripts.run(
+    answer = scripts.run(
         scripts.limits,
         [
             keys.creates_by_client(client),
@@ -80,6 +80,7 @@ def status(
             keys.EXPIRY_INDEX,
         ],
         [repr(now), limits.create_window, limits.challenge_window, keys.RECORD_PREFIX],
+        idempotent=True,
     )
     live_owner = answer["live_owner"] if owner else [0, 0]
 

@@ -108,7 +108,7 @@ def transition(
     ]
     for name, value in fields.items():
         args += [name, "" if value is None else value]
-    answer = Scripts.run(scripts.transition, [keys.record(container_id), keys.EXPIRY_INDEX], args)
+    answer = scripts.run(scripts.transition, [keys.record(container_id), keys.EXPIRY_INDEX], args)
     if not answer["ok"]:
         raise TransitionRefused(answer["code"], answer.get("state"))
     return Record.from_hash(answer["record"])

@@ -1,15 +1,24 @@
 """Redis connections and the registered Lua scripts.
 
 One client per process, made on first use (never at import). Scripts run with EVALSHA and
-fall back to EVAL once after a Redis restart (redis-py's `Script` does this).
+fall back to EVAL once when Redis has lost them (after a restart).
+
+Scripts run on a connection of their own per thread rather than through the client's pool:
+the pool's bookkeeping (locks, retries, events, metrics) costs as much CPU as the round trip
+itself, and every request is one script. No script is ever re-sent after a connection error:
+a create whose reply was lost may have been applied, and sending it again would answer the
+visitor 403 (pass token used) for a container they do have. The error goes up as a 503.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+import weakref
+from typing import Any, Protocol, cast
 
 import redis
+from redis.commands.core import Script
 
 from shared import scripts
 
@@ -25,8 +34,16 @@ def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
     )
 
 
+class _Connection(Protocol):
+    """The part of redis-py's `Connection` the scripts use (its own methods are untyped)."""
+
+    def send_command(self, *words: Any) -> None: ...
+    def read_response(self) -> Any: ...
+    def disconnect(self) -> None: ...
+
+
 class Scripts:
-    """The project's Lua scripts, registered on one client."""
+    """The project's Lua scripts, registered on one client, and the connections they run on."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -35,8 +52,65 @@ class Scripts:
         self.list = client.register_script(scripts.LIST)
         self.limits = client.register_script(scripts.LIMITS)
         self.transition = client.register_script(scripts.TRANSITION)
+        self._local = threading.local()
+        self._opened: weakref.WeakSet[Any] = weakref.WeakSet()  # a thread's goes with it
 
-    @staticmethod
-    def run(script: Any, keys: list[str], args: list[Any]) -> Any:
-        """Run a script whose answer is JSON, and decode it."""
-        return json.loads(script(keys=keys, args=[str(a) for a in args]))
+    def run(
+        self, script: Script, keys: list[str], args: list[Any], *, idempotent: bool = False
+    ) -> Any:
+        """Run a script whose answer is JSON, and decode it. `idempotent`: see `command`."""
+        words = [len(keys), *keys, *(str(a) for a in args)]
+        try:
+            answer = self.command("EVALSHA", script.sha, *words, idempotent=idempotent)
+        except redis.exceptions.NoScriptError:
+            answer = self.command("EVAL", script.script, *words, idempotent=idempotent)
+        return json.loads(answer)
+
+    def command(self, *words: Any, idempotent: bool = False) -> Any:
+        """One command on this thread's connection (the same one its scripts use).
+
+        An idempotent command (one that does no harm sent twice: a read, or a script whose
+        only writes are clean-ups) is sent once more, on a new connection, when the first
+        fails to connect or breaks: after Redis restarts, each thread's connection is dead,
+        and that would cost a 503 per thread. Others never are (see the module's docstring).
+        """
+        try:
+            return self._round_trip(words)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            if not idempotent:
+                raise
+            return self._round_trip(words)
+
+    def hash(self, key: str) -> dict[str, str]:
+        """HGETALL (idempotent), as a dict under RESP2 (a flat list) and RESP3 (a map) alike."""
+        answer = self.command("HGETALL", key, idempotent=True)
+        if isinstance(answer, list):
+            return dict(zip(answer[::2], answer[1::2], strict=True))
+        return dict(answer)
+
+    def _round_trip(self, words: tuple[Any, ...]) -> Any:
+        connection = self._connection()
+        try:
+            connection.send_command(*words)
+            return connection.read_response()
+        except redis.exceptions.ResponseError:
+            raise  # Redis answered with an error: the connection is fine
+        except BaseException:
+            # The reply may still be on its way: never read it as another command's.
+            connection.disconnect()
+            raise
+
+    def _connection(self) -> _Connection:
+        connection: _Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            pool = self.client.connection_pool
+            connection = cast(_Connection, pool.connection_class(**pool.connection_kwargs))
+            self._local.connection = connection
+            self._opened.add(connection)
+        return connection
+
+    def close(self) -> None:
+        """Close every thread's connection and the client's pool."""
+        for connection in list(self._opened):
+            connection.disconnect()
+        self.client.close()

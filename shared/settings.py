@@ -81,8 +81,8 @@ class ApiSettings(RedisSettings, SiteSettings):
         return value
 
     @cached_property
-    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return [ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies]
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies)
 
 
 class LimitSettings(BaseSettings):
@@ -208,6 +208,10 @@ class TemplateSettings(BaseSettings):
         return value
 
     def by_name(self) -> dict[str, Template]:
+        return self._by_name
+
+    @cached_property
+    def _by_name(self) -> dict[str, Template]:
         return {t.name: t for t in self.templates}
 
 

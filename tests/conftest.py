@@ -50,15 +50,21 @@ def make_api_settings(**overrides: object) -> ApiSettings:
 
 @pytest.fixture
 def make_context(redis_client: redis.Redis, redis_server: RedisServer, clock: FakeClock):
+    built: list[Context] = []
+
     def build(api: dict[str, object] | None = None, **limits: int) -> Context:
-        return Context.create(
+        context = Context.create(
             make_api_settings(**{"redis_url": redis_server.url, **(api or {})}),
             LimitSettings(**limits),
             TemplateSettings(),
             clock=clock,
         )
+        built.append(context)
+        return context
 
-    return build
+    yield build
+    for context in built:
+        context.close()
 
 
 # The simulated cluster for the kubesim tests: one per test module (a module may override

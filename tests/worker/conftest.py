@@ -64,9 +64,9 @@ def target(request: pytest.FixtureRequest, redis_client: redis.Redis) -> Iterato
 
 
 @pytest.fixture
-def ctx(redis_server: RedisServer, redis_client: redis.Redis) -> Context:
+def ctx(redis_server: RedisServer, redis_client: redis.Redis) -> Iterator[Context]:
     """The containers API's use cases, with limits out of the way."""
-    return Context.create(
+    context = Context.create(
         ApiSettings(redis_url=redis_server.url, secret_key=SECRET),
         LimitSettings(
             creates_per_hour=10**6,
@@ -76,3 +76,5 @@ def ctx(redis_server: RedisServer, redis_client: redis.Redis) -> Context:
         ),
         template_settings(),
     )
+    yield context
+    context.close()
