@@ -47,6 +47,7 @@ from shared.errors import (
 log = logging.getLogger("sprout.http")
 
 REQUEST_ID_HEADER = "X-Request-Id"
+OWNER_COOKIE_MAX_AGE = 30 * 24 * 3600
 _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -213,8 +214,10 @@ def _owner_secret(request: flask.Request) -> str | None:
     authorization = request.headers.get("Authorization", "")
     if authorization.lower().startswith("bearer "):
         candidate = authorization[7:].strip()
-    else:
+    elif "HTTP_COOKIE" in request.environ:  # parsing no cookies is not free
         candidate = request.cookies.get(identity.OWNER_COOKIE, "")
+    else:
+        return None
     return candidate if identity.is_owner_secret(candidate) else None
 
 
@@ -232,17 +235,22 @@ def _finish(response: flask.Response, call: Call | None, request_id: str) -> fla
         for name, value in call.extra_headers.items():
             response.headers.setdefault(name, value)
         if call.new_owner_secret:
-            response.set_cookie(
-                identity.OWNER_COOKIE,
-                call.new_owner_secret,
-                max_age=30 * 24 * 3600,
-                httponly=True,
-                samesite="Strict",
-                secure=call.ctx.api.cookie_secure,
-                path="/",
+            response.headers.add(
+                "Set-Cookie", _owner_cookie(call.new_owner_secret, call.ctx.api.cookie_secure)
             )
             response.headers[identity.OWNER_TOKEN_HEADER] = call.new_owner_secret
     return response
+
+
+def _owner_cookie(secret: str, secure: bool) -> str:
+    """The owner cookie's `Set-Cookie` value. The secret is URL-safe base64 (checked by
+    `identity.is_owner_secret`), so nothing needs quoting; `Max-Age` alone sets the expiry
+    (every browser in use honours it), which spares formatting a date on each create."""
+    cookie = (
+        f"{identity.OWNER_COOKIE}={secret}; Max-Age={OWNER_COOKIE_MAX_AGE}; HttpOnly; "
+        "Path=/; SameSite=Strict"
+    )
+    return cookie + "; Secure" if secure else cookie
 
 
 # Parsing -------------------------------------------------------------------------------------
@@ -257,14 +265,14 @@ def parse_json(request: flask.Request, model: type[ModelT], max_bytes: int) -> M
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"The body may be at most {max_bytes} bytes.")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
-    try:
-        return model.model_validate(data)
+        # pydantic parses and validates in one pass, in Rust: a third of json.loads + validate.
+        return model.model_validate_json(raw)
     except ValidationError as exc:
+        whole = [e["type"] for e in exc.errors() if not e["loc"]]  # about the body itself
+        if "json_invalid" in whole:
+            raise BadRequest("The body is not valid JSON.") from None
+        if whole:
+            raise BadRequest("The body must be a JSON object.") from None
         raise InvalidField(_describe(exc), details=_field_errors(exc)) from None
 
 

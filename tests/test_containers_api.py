@@ -52,9 +52,10 @@ def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, re
     assert body["template"] == "nginx" and body["url"] is None and body["error"] is None
     assert body["expires_at"] == pytest.approx(body["created_at"] + 3600)
     assert response.headers["Location"] == f"/containers/{body['id']}"
-    cookie = response.headers["Set-Cookie"]
-    assert "sprout_owner=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert response.headers["Sprout-Owner-Token"]
+    secret = response.headers["Sprout-Owner-Token"]
+    assert response.headers["Set-Cookie"] == (
+        f"sprout_owner={secret}; Max-Age=2592000; HttpOnly; Path=/; SameSite=Strict"
+    )
     assert '"creates_per_address";q=5;w=3600' in response.headers["RateLimit-Policy"]
     assert '"creates_per_address";r=4;' in response.headers["RateLimit"]
     entries = redis_client.xrange(keys.STREAM)
@@ -62,6 +63,16 @@ def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, re
     record = redis_client.hgetall(keys.record(body["id"]))
     assert record["owner"] != response.headers["Sprout-Owner-Token"]  # only the hash is stored
     assert 0 < redis_client.ttl(keys.record(body["id"])) <= 24 * 3600 + 3600
+
+
+def test_the_owner_cookie_is_secure_where_the_site_is_https(make_context, redis_client):
+    api = client_for(make_context(api={"cookie_secure": True}), CONTAINER_ROUTES)
+    response = create(api, redis_client)
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.endswith("; Secure") and cookie.count("Secure") == 1
+    # The browser sends it back, and it names the same owner as the bearer token does.
+    listed = api.get("/containers", headers={"Cookie": cookie.split(";")[0]})
+    assert [c["id"] for c in listed.get_json()["containers"]] == [response.get_json()["id"]]
 
 
 def test_the_create_window_never_resets_later_than_its_length(api, redis_client, clock):
