@@ -25,8 +25,9 @@ then switch prometheus-client to multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`, 
 /metrics is served on the function's own port and is not part of the public API (it is not
 in the OpenAPI document). Traefik only routes `/captcha`, `/containers`, `/rate-limit` and `/`
 (deploy/base/routing/ingressroute.yaml) to the site, and `/metrics` falls under `/`, the
-frontend, so it is reachable only inside the cluster, by scraping the pod (and
-`/containers/metrics` is just a container id that does not exist: 404). The counters start
+frontend, so it is reachable only by scraping the pod, which the NetworkPolicy
+`metrics-from-prometheus` allows Prometheus alone (and `/containers/metrics` is just a
+container id that does not exist: 404). The counters start
 at zero with each process (Knative scales to zero); Prometheus's rate() handles resets.
 
 This is the hot path: a request costs a bisect and one lock around two additions, about

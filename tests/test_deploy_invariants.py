@@ -507,7 +507,53 @@ def test_redis_is_reached_by_its_clients_and_keda_only(resources: list[Resource]
         "Service/ratelimit",
         "ScaledJob/sprout-worker",
         "CronJob/sprout-reconciler",
+        "Deployment/sprout-worker-metrics",
     }
+
+
+def test_only_prometheus_scrapes_and_only_the_annotated_metrics_ports(
+    resources: list[Resource],
+) -> None:
+    spec = policies(resources, SYSTEM_NS)["metrics-from-prometheus"]
+    assert spec["podSelector"] == {"matchLabels": {"sprout.dev/metrics": "true"}}
+    (rule,) = spec["ingress"]
+    (peer,) = rule["from"]
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    }
+    allowed = {port["port"] for port in rule["ports"]}
+    scraped = {}
+    for where, metadata, spec_ in pod_specs(resources):
+        annotations = metadata.get("annotations", {})
+        labelled = metadata.get("labels", {}).get("sprout.dev/metrics") == "true"
+        assert labelled == (annotations.get("prometheus.io/scrape") == "true"), where
+        if labelled:
+            port = int(annotations["prometheus.io/port"])
+            assert annotations["prometheus.io/path"] == "/metrics", where
+            assert port in {p["containerPort"] for p in spec_["containers"][0]["ports"]}, where
+            scraped[where] = port
+    assert scraped == {
+        "Service/captcha": 8080,
+        "Service/containers": 8080,
+        "Service/ratelimit": 8080,
+        "Deployment/sprout-worker-metrics": 9100,
+    }
+    assert allowed == set(scraped.values())
+
+
+def test_the_worker_metrics_exporter_serves_from_redis_without_credentials(
+    resources: list[Resource],
+) -> None:
+    deployment = one(resources, "Deployment", "sprout-worker-metrics")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == [
+        "python", "-m", "functions.worker", "metrics", "--listen", "0.0.0.0:9100"
+    ]  # fmt: skip
+    assert pod["automountServiceAccountToken"] is False
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert "sprout.dev/kube-client" not in labels  # no egress to the API server
 
 
 def test_functions_accept_only_the_knative_data_plane(resources: list[Resource]) -> None:

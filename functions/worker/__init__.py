@@ -53,7 +53,8 @@ through restarts (AOF); a job SIGKILLed, or ended by Redis going away, loses at 
 last second of counts. `metrics.render` gives them in Prometheus' text format, with the
 stream's lag, pending and dead-letter gauges read at that moment; `sprout-worker metrics`
 prints it (or `--out FILE` writes it atomically for a node-exporter textfile collector), and
-any long-running process with the Redis URL can serve it on its metrics path.
+`sprout-worker metrics --listen HOST:PORT` serves it on /metrics, read at each scrape (the
+`sprout-worker-metrics` Deployment in deploy/).
 
 Deploy notes: the ScaledJob's pods run `sprout-worker`, with `activeDeadlineSeconds` above
 `SPROUT_WORKER_MAX_RUN_TIME` + `SPROUT_WORKER_READY_DEADLINE`; the tick CronJob

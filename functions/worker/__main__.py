@@ -4,9 +4,10 @@
     sprout-worker tick    add a `reconcile` entry if work waits that lag does not show
                           (CronJob, every minute; needs Redis only, no cluster access)
     sprout-worker rbac    print the Kubernetes permissions the worker uses, as JSON
-    sprout-worker metrics [--out FILE]
-                          print the worker's metrics (Prometheus text format, from Redis), or
-                          write them atomically to FILE (a node-exporter textfile)
+    sprout-worker metrics [--out FILE | --listen HOST:PORT]
+                          print the worker's metrics (Prometheus text format, from Redis),
+                          write them atomically to FILE (a node-exporter textfile), or serve
+                          them on http://HOST:PORT/metrics until SIGTERM
 
 Configuration comes from the environment: `SPROUT_REDIS_URL`, `SPROUT_BASE_DOMAIN`,
 `SPROUT_URL_SCHEME`, `SPROUT_TEMPLATES` and `SPROUT_WORKER_*` (see `settings.WorkerSettings`).
@@ -19,6 +20,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,12 +99,46 @@ def print_metrics(out: Path | None) -> int:
     return 0
 
 
+def serve_metrics(listen: str) -> int:
+    from functions.worker import metrics
+
+    host, _, port = listen.rpartition(":")
+    client = connect(load(RedisSettings).redis_url)
+    exporter = metrics.Exporter((host or "0.0.0.0", int(port)), client)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever(), which runs in this thread: hand it over.
+        threading.Thread(target=exporter.shutdown).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    bound_host, bound_port = exporter.server_address[:2]
+    log.info("serving metrics on http://%s:%s/metrics", bound_host, bound_port)
+    try:
+        exporter.serve_forever()
+    finally:
+        exporter.server_close()
+        client.close()
+    return 0
+
+
+def _listen_address(value: str) -> str:
+    _host, colon, port = value.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (or :PORT), not {value!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sprout-worker", description=__doc__.splitlines()[0])
     parser.add_argument(
         "command", nargs="?", default="run", choices=["run", "tick", "rbac", "metrics"]
     )
-    parser.add_argument("--out", type=Path, help="metrics: write to this file, not stdout")
+    outputs = parser.add_mutually_exclusive_group()
+    outputs.add_argument("--out", type=Path, help="metrics: write to this file, not stdout")
+    outputs.add_argument(
+        "--listen", type=_listen_address, help="metrics: serve on HOST:PORT at /metrics"
+    )
     args = parser.parse_args(argv)
     if args.command == "rbac":
         from functions.worker.kube import REQUIRED_RBAC
@@ -121,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level)  # JSON lines on stderr, with each entry's request id
     try:
         if args.command == "metrics":
-            return print_metrics(args.out)
+            return serve_metrics(args.listen) if args.listen else print_metrics(args.out)
         return run_tick(settings) if args.command == "tick" else run_job(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)

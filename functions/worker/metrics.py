@@ -8,8 +8,9 @@ the totals across restarts (AOF). A job that is SIGKILLed, or exits because Redi
 loses the counts of its last second. `render` turns the hash, plus gauges read from Redis at
 that moment (stream lag and pending, dead letters, live containers by state), into the text
 exposition format; `sprout-worker metrics` prints it, or writes it atomically with `--out`
-(a node-exporter textfile), and any long-running process holding the Redis URL can serve it
-(see the package docstring for why not a Pushgateway).
+(a node-exporter textfile), and `sprout-worker metrics --listen HOST:PORT` serves it to
+Prometheus on `/metrics`, read from Redis at each scrape: deploy/ runs that as the small
+`sprout-worker-metrics` Deployment (see the package docstring for why not a Pushgateway).
 
 Series (all counters but the launch histogram):
 
@@ -32,6 +33,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +181,44 @@ def _gauges(client: redis.Redis) -> dict[str, float]:
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class Exporter(ThreadingHTTPServer):
+    """`GET /metrics`: `render` at each scrape; 503 while Redis does not answer, so that
+    Prometheus marks the target down rather than storing zeros."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], client: redis.Redis) -> None:
+        self.client = client
+        super().__init__(address, _ExporterHandler)
+
+
+class _ExporterHandler(BaseHTTPRequestHandler):
+    server: Exporter
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] != "/metrics":
+            self._answer(404, "Not found: the metrics are on /metrics.\n")
+            return
+        try:
+            text = render(self.server.client)
+        except redis.RedisError as exc:
+            log.warning("scrape: Redis failed: %s", exc)
+            self._answer(503, "Redis is unavailable; no metrics this time.\n")
+            return
+        self._answer(200, text, "text/plain; version=0.0.4; charset=utf-8")
+
+    def _answer(self, status: int, text: str, kind: str = "text/plain; charset=utf-8") -> None:
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a line per scrape is noise; failures are logged above
 
 
 def write_textfile(text: str, path: Path) -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +23,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from deploy.local.redis_server import free_port
 from functions.worker import metrics
 from functions.worker.metrics import JobMetrics
 from functions.worker.stream import Stream
@@ -21,7 +31,7 @@ from shared import keys, logs
 from shared.context import Context
 from tests.clock import FakeClock
 from tests.worker.support import Target, create, delete, run_job, state, worker_settings
-from tests.worker.test_cli import worker
+from tests.worker.test_cli import ROOT, worker
 
 
 def samples(text: str) -> dict[str, float]:
@@ -175,3 +185,66 @@ def test_the_metrics_command_prints_or_writes_a_textfile(
     assert written.returncode == 0 and written.stdout == ""
     assert target.read_text() == printed.stdout
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no partial file left
+
+
+@contextlib.contextmanager
+def exporter(redis_url: str) -> Iterator[str]:
+    """`sprout-worker metrics --listen` on a free port, as the Deployment runs it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions.worker", "metrics", "--listen", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "SPROUT_REDIS_URL": redis_url},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "no exporter"
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+        assert process.returncode == 0
+
+
+def scrape(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def test_the_exporter_serves_what_redis_holds_at_each_scrape(
+    redis_server: Any, redis_client: redis.Redis
+) -> None:
+    with exporter(redis_server.url) as url:
+        status, kind, first = scrape(url + "/metrics")
+        assert status == 200 and kind.startswith("text/plain; version=0.0.4")
+        assert first == metrics.render(redis_client)
+        assert "sprout_worker_takeovers_total" not in samples(first)
+        job = JobMetrics(redis_client)
+        job.inc("sprout_worker_takeovers_total", value=2)
+        job.flush(force=True)
+        # The next scrape reads Redis again: no restart, no cache.
+        assert samples(scrape(url + "/metrics")[2])["sprout_worker_takeovers_total"] == 2
+        assert scrape(url + "/")[0] == 404
+
+
+def test_the_exporter_answers_503_while_redis_is_unreachable() -> None:
+    with exporter(f"redis://127.0.0.1:{free_port()}/0") as url:
+        status, _, body = scrape(url + "/metrics")
+    assert status == 503 and "Redis is unavailable" in body
+
+
+def test_the_listen_address_is_checked() -> None:
+    refused = worker("metrics", "--listen", "nowhere", env={"SPROUT_REDIS_URL": "redis://x"})
+    assert refused.returncode == 2 and "HOST:PORT" in refused.stderr
