@@ -228,9 +228,10 @@ def _request_id(request: flask.Request) -> str:
 
 
 def _finish(response: flask.Response, call: Call | None, request_id: str) -> flask.Response:
-    response.headers[REQUEST_ID_HEADER] = request_id
+    # `add`, not `set`, for what no handler sets: set scans the headers to replace them.
+    response.headers.add(REQUEST_ID_HEADER, request_id)
     response.headers.setdefault("Cache-Control", "no-store")
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.add("X-Content-Type-Options", "nosniff")
     if call is not None:
         for name, value in call.extra_headers.items():
             response.headers.setdefault(name, value)
@@ -238,7 +239,7 @@ def _finish(response: flask.Response, call: Call | None, request_id: str) -> fla
             response.headers.add(
                 "Set-Cookie", _owner_cookie(call.new_owner_secret, call.ctx.api.cookie_secure)
             )
-            response.headers[identity.OWNER_TOKEN_HEADER] = call.new_owner_secret
+            response.headers.add(identity.OWNER_TOKEN_HEADER, call.new_owner_secret)
     return response
 
 

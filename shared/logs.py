@@ -33,9 +33,10 @@ class JsonFormatter(logging.Formatter):
         current = request_id.get()
         if current:
             entry["request_id"] = current
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        fields = record.__dict__
+        for key in sorted(fields.keys() - _STANDARD):  # what `extra=` added
+            if not key.startswith("_"):
+                entry[key] = fields[key]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
