@@ -39,6 +39,7 @@ class _Connection(Protocol):
 
     def send_command(self, *words: Any) -> None: ...
     def read_response(self) -> Any: ...
+    def can_read(self, timeout: float = 0) -> bool: ...
     def disconnect(self) -> None: ...
 
 
@@ -69,10 +70,10 @@ class Scripts:
     def command(self, *words: Any, idempotent: bool = False) -> Any:
         """One command on this thread's connection (the same one its scripts use).
 
-        An idempotent command (one that does no harm sent twice: a read, or a script whose
-        only writes are clean-ups) is sent once more, on a new connection, when the first
-        fails to connect or breaks: after Redis restarts, each thread's connection is dead,
-        and that would cost a 503 per thread. Others never are (see the module's docstring).
+        A connection Redis has closed is replaced before anything is sent. If it breaks
+        while a command is on its way, an idempotent command (one that does no harm sent
+        twice: a read, or a script whose only writes are clean-ups) is sent once more on a
+        new connection; any other is not (see the module's docstring) and the error goes up.
         """
         try:
             return self._round_trip(words)
@@ -90,6 +91,13 @@ class Scripts:
 
     def _round_trip(self, words: tuple[Any, ...]) -> Any:
         connection = self._connection()
+        try:
+            # A connection Redis closed (say, by restarting) since the last request reads as
+            # ready: replace it before sending, so that even a write gets through.
+            if connection.can_read(0):
+                connection.disconnect()  # or data nobody asked for: never take it as a reply
+        except redis.exceptions.ConnectionError:
+            connection.disconnect()
         try:
             connection.send_command(*words)
             return connection.read_response()

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from deploy import manifests, podsecurity
+from functions.worker.settings import WorkerSettings
 from shared.settings import ApiSettings, LimitSettings, TemplateSettings
 from tests.deploy_support import (
     Resource,
@@ -259,6 +260,11 @@ def test_scaledjob_is_bounded_and_authenticated(resources: list[Resource]) -> No
     assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
     target = spec["jobTargetRef"]
     assert target["activeDeadlineSeconds"] > 0 and target["ttlSecondsAfterFinished"] > 0
+    # A job reads for max_run_time, then waits up to ready_deadline for its last pods, and may
+    # wait out a Redis outage: Kubernetes must not kill it before that.
+    worker = WorkerSettings()
+    longest = worker.max_run_time + worker.ready_deadline + worker.redis_outage_grace
+    assert target["activeDeadlineSeconds"] > longest
     (trigger,) = spec["triggers"]
     assert trigger["metadata"]["address"] == "redis.sprout-system.svc.cluster.local:6379"
     assert "password" not in trigger["metadata"]

@@ -57,7 +57,8 @@ prints it (or `--out FILE` writes it atomically for a node-exporter textfile col
 `sprout-worker-metrics` Deployment in deploy/).
 
 Deploy notes: the ScaledJob's pods run `sprout-worker`, with `activeDeadlineSeconds` above
-`SPROUT_WORKER_MAX_RUN_TIME` + `SPROUT_WORKER_READY_DEADLINE`; the tick CronJob
+`SPROUT_WORKER_MAX_RUN_TIME` + `SPROUT_WORKER_READY_DEADLINE` +
+`SPROUT_WORKER_REDIS_OUTAGE_GRACE` (a job waits out a Redis restart); the tick CronJob
 (`concurrencyPolicy: Forbid`) runs `sprout-worker tick` with the same `SPROUT_WORKER_*`
 values and `SPROUT_REDIS_URL`.
 """

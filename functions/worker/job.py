@@ -152,22 +152,18 @@ class Job:
         self.tracker.start()
         heartbeat.start()
         try:
-            self._reconcile()
+            reconciled = False
+            outage_since: float | None = None
             while True:
-                now = self.monotonic()
-                reading = not self._stop.is_set() and now < stop_reading_at
-                if reading and now - self._last_reconcile >= self.settings.reconcile_interval:
-                    self._reconcile()
-                taken = self._take(now) if reading else 0
-                if not self.in_flight and not (reading and self.retries):
-                    if not reading:
-                        self.report.stopped_by = "stop" if self._stop.is_set() else "max-run-time"
+                try:
+                    if not reconciled:
+                        self._reconcile()
+                        reconciled = True
+                    if not self._step(stop_reading_at):
                         break
-                    if taken == 0 and not self._linger():
-                        self.report.stopped_by = "stop" if self._stop.is_set() else "drained"
-                        break
-                    continue
-                self._pump(self._wait_time(now))
+                    outage_since = None
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    outage_since = self._wait_out_redis(exc, outage_since)
         finally:
             self._stop.set()
             self.pool.shutdown(wait=True)
@@ -181,6 +177,38 @@ class Job:
             self._count_job()
         log.info(self.report.summary())
         return self.report
+
+    def _step(self, stop_reading_at: float) -> bool:
+        """One turn of the loop: take entries, handle what the threads reported. False once
+        the job is done (drained, stopped, or out of time)."""
+        now = self.monotonic()
+        reading = not self._stop.is_set() and now < stop_reading_at
+        if reading and now - self._last_reconcile >= self.settings.reconcile_interval:
+            self._reconcile()
+        taken = self._take(now) if reading else 0
+        if not self.in_flight and not (reading and self.retries):
+            if not reading:
+                self.report.stopped_by = "stop" if self._stop.is_set() else "max-run-time"
+                return False
+            if taken == 0 and not self._linger():
+                self.report.stopped_by = "stop" if self._stop.is_set() else "drained"
+                return False
+            return True
+        self._pump(self._wait_time(now))
+        return True
+
+    def _wait_out_redis(self, error: redis.RedisError, since: float | None) -> float:
+        """Redis did not answer: wait a second and try again, for up to `redis_outage_grace`
+        in all, so that a restart of Redis does not end the job with its entries in hand
+        (they would wait for `claim_min_idle` and the tick). Past that, or when stopped, the
+        error ends the job. Handlers go on meanwhile; their writes retry as entries do."""
+        now = self.monotonic()
+        since = now if since is None else since
+        if self._stop.is_set() or now - since >= self.settings.redis_outage_grace:
+            raise error
+        log.warning("Redis unreachable for %.0fs, waiting: %s", now - since, error)
+        self._stop.wait(1.0)
+        return since
 
     def _count_job(self) -> None:
         self.metrics.inc(
@@ -369,7 +397,9 @@ class Job:
             self._release_bound(delivery, error)
 
     def _release_bound(self, delivery: Delivery, error: BaseException) -> None:
-        if not isinstance(error, TemporaryError):
+        if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
+            log.warning("entry %s: Redis unreachable: %s", delivery.entry_id, error)
+        elif not isinstance(error, TemporaryError):
             log.error(
                 "entry %s (%s %s) failed unexpectedly",
                 delivery.entry_id,

@@ -64,6 +64,11 @@ class WorkerSettings(BaseSettings):
     max_run_time: float = Field(
         default=600.0, gt=0, description="Stop reading new entries after this many seconds"
     )
+    redis_outage_grace: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds a job waits out Redis being unreachable before it exits",
+    )
     reconcile_interval: float = Field(
         default=300.0, gt=0, description="Reconcile at least this often (via the tick)"
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 
+from deploy.local.redis_server import RedisServer
 from deploy.local.scaler import group_lag
 from functions.worker import builders
 from functions.worker.kube import Kube
@@ -21,12 +22,15 @@ from functions.worker.stream import Stream
 from functions.worker.tracker import PodTracker
 from shared import keys
 from shared.context import Context
+from shared.settings import ApiSettings, LimitSettings
+from tests.conftest import SECRET
 from tests.worker.support import (
     Target,
     create,
     delete,
     run_in_thread,
     state,
+    template_settings,
     wait_for,
     worker_settings,
 )
@@ -278,3 +282,43 @@ def test_jobs_sigkilled_mid_batch_lose_nothing_and_recover_without_new_traffic(
         f"\n{kills} kills in {traffic_ended - started:.1f} s, {scaler.started} jobs, "
         f"{len(ids)} containers, recovered {recovered_in:.1f} s after traffic"
     )
+
+
+def test_a_job_waits_out_a_redis_restart_and_carries_on(sim: Target, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", appendonly=True).start()
+    ctx = Context.create(
+        ApiSettings(redis_url=server.url, secret_key=SECRET),
+        LimitSettings(creates_per_hour=100, live_per_address=100, live_per_owner=100),
+        template_settings(),
+    )
+    client = redis.Redis.from_url(server.url, decode_responses=True)
+    # It lingers for entries: Redis goes away while it waits on the stream.
+    job, thread = run_in_thread(
+        worker_settings(sim, linger=60.0, redis_outage_grace=30.0), server.url
+    )
+    try:
+        before = create(ctx, n=2)
+        wait_for(
+            lambda: all(state(client, i)["state"] == "running" for i in before),
+            timeout=30,
+            what="the first containers running",
+        )
+        server.stop()  # SIGTERM: the AOF is written; the job's blocked read breaks
+        time.sleep(2.5)
+        assert thread.is_alive(), "the job ended when Redis went away"
+        server.start()  # the same port and data
+        after = create(ctx, n=2)
+        wait_for(
+            lambda: all(state(client, i)["state"] == "running" for i in before + after),
+            timeout=30,
+            what="the containers created after the restart running",
+        )
+        assert thread.is_alive()
+    finally:
+        job.stop()
+        thread.join(timeout=30)
+        ctx.close()
+        client.close()
+        server.stop()
+    assert not thread.is_alive()
+    assert job.report.stopped_by == "stop"
