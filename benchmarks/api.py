@@ -2,8 +2,9 @@
 
     python -m benchmarks.api [--seconds 3] [--rounds 3] [--connections 16]
 
-Each function runs alone through the functions-framework CLI (gunicorn, as deployed), against
-a real redis-server; wrk drives it. The baseline, a target that only returns "hello", runs
+Each function runs alone through the functions-framework CLI (gunicorn with the THREADS and
+WORKERS its Knative Service sets in deploy/, and the baseline likewise), against a real
+redis-server; wrk drives it. The baseline, a target that only returns "hello", runs
 beside them: every round measures the baseline and then each endpoint, and the report gives
 each endpoint's median ratio over the rounds, so that a slow moment of a noisy machine
 weighs on one round's ratio rather than on the verdict. Goals: create ≥ 0.5×, the GETs
@@ -24,6 +25,7 @@ from pathlib import Path
 import redis
 
 from benchmarks.serving import ROOT, Load, function_server, wrk
+from deploy import manifests
 from deploy.local.redis_server import RedisServer
 from shared import passes
 from shared.identity import client_hash
@@ -65,7 +67,10 @@ def main() -> None:
             # only the global capacity is lifted so that every create is admitted.
             "SPROUT_TRUSTED_PROXIES": "127.0.0.1/32",
             "SPROUT_LIMIT_CAPACITY": "100000000",
+            # Served as deploy/ serves them (all three functions alike; a test checks it).
+            **manifests.function_server_env("containers"),
         }
+        print(f"gunicorn as deployed: {env['THREADS']} threads, {env['WORKERS']} worker")
         client = redis.Redis.from_url(server.url, decode_responses=True)
         try:
             rounds = run(client, env, options.seconds, options.connections, options.rounds)

@@ -125,6 +125,20 @@ def scaler_settings(path: Path = SCALED_JOB_FILE) -> ScalerSettings:
         raise ManifestError(f"{path}: the ScaledJob lacks a setting: {exc!r}") from exc
 
 
+def function_server_env(name: str) -> dict[str, str]:
+    """How gunicorn serves function `name` on the cluster: the `THREADS` and `WORKERS` of its
+    Knative Service (functions-framework reads them), for the local stack and the benchmarks
+    to serve it the same way."""
+    path = BASE_DIR / "functions" / f"{name}.yaml"
+    service = find(load_documents(path), "Service", name)
+    try:
+        (container,) = service["spec"]["template"]["spec"]["containers"]
+        env = {str(e["name"]): e.get("value") for e in container.get("env", [])}
+        return {key: str(int(env[key])) for key in ("THREADS", "WORKERS")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestError(f"{path}: THREADS and WORKERS must be numbers: {exc!r}") from exc
+
+
 def worker_role_rules(path: Path = WORKER_RBAC_FILE) -> set[tuple[str, str, str]]:
     """What the worker's Role grants, as `(apiGroup, resource, verb)` ("" is the core group)."""
     return rule_triples(find(load_documents(path), "Role").get("rules", []))

@@ -147,3 +147,21 @@ def test_scaledjob_needs_one_redis_streams_trigger(tmp_path: Path) -> None:
     path = _write(tmp_path, "kind: ScaledJob\nspec: {triggers: [{type: cron}]}\n")
     with pytest.raises(ManifestError, match="one redis-streams trigger"):
         manifests.scaler_settings(path)
+
+
+def test_every_function_is_served_alike_as_the_local_stack_and_benchmarks_read_it() -> None:
+    names = ("captcha", "containers", "ratelimit")
+    served = {name: manifests.function_server_env(name) for name in names}
+    assert served["containers"] == {"THREADS": "16", "WORKERS": "1"}
+    assert all(env == served["containers"] for env in served.values()), served
+
+
+def test_a_function_without_numeric_threads_is_refused(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "broken.yaml").write_text(
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: broken}\n"
+        "spec: {template: {spec: {containers: [{env: [{name: THREADS, value: many}]}]}}}\n"
+    )
+    monkeypatch.setattr(manifests, "BASE_DIR", tmp_path)
+    with pytest.raises(ManifestError, match="THREADS and WORKERS"):
+        manifests.function_server_env("broken")

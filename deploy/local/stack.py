@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy import manifests
 from deploy.local.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,7 +210,7 @@ class Stack:
                 "--source", str(ROOT / "functions" / name / "main.py"), "--target", name,
                 "--host", "127.0.0.1", "--port", str(port),
             ],
-            env,
+            {**env, **manifests.function_server_env(name)},  # threads as on the cluster
         )  # fmt: skip
         part.address = f"http://127.0.0.1:{port}"
         self._await_http(part, part.address + "/")
