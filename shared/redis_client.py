@@ -37,6 +37,7 @@ def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
 class _Connection(Protocol):
     """The part of redis-py's `Connection` the scripts use (its own methods are untyped)."""
 
+    def connect(self) -> None: ...
     def send_command(self, *words: Any) -> None: ...
     def read_response(self) -> Any: ...
     def can_read(self, timeout: float = 0) -> bool: ...
@@ -92,13 +93,16 @@ class Scripts:
     def _round_trip(self, words: tuple[Any, ...]) -> Any:
         connection = self._connection()
         try:
+            connection.connect()  # nothing to do when connected
             # A connection Redis closed (say, by restarting) since the last request reads as
             # ready: replace it before sending, so that even a write gets through.
-            if connection.can_read(0):
-                connection.disconnect()  # or data nobody asked for: never take it as a reply
-        except redis.exceptions.ConnectionError:
-            connection.disconnect()
-        try:
+            try:
+                stale = connection.can_read(0)  # or data nobody asked for: never a reply
+            except redis.exceptions.ConnectionError:
+                stale = True
+            if stale:
+                connection.disconnect()
+                connection.connect()
             connection.send_command(*words)
             return connection.read_response()
         except redis.exceptions.ResponseError:

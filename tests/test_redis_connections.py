@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 
+from deploy.local.redis_server import free_port
 from shared import keys
 from shared.containers import list_for
 from shared.redis_client import Scripts, connect
@@ -141,5 +142,15 @@ def test_a_hash_reads_the_same_in_both_protocols(redis_client, redis_server, pro
     try:
         assert scripts.hash("sprout:test:hash") == {"state": "running", "url": "http://x"}
         assert scripts.hash("sprout:test:missing") == {}
+    finally:
+        scripts.close()
+
+
+def test_an_unreachable_redis_is_a_connection_error_for_reads_and_writes():
+    scripts = Scripts(connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5))
+    try:
+        for idempotent in (False, True):
+            with pytest.raises(redis.exceptions.ConnectionError):
+                scripts.command("INCR", "sprout:test:counter", idempotent=idempotent)
     finally:
         scripts.close()
