@@ -98,11 +98,11 @@ def run(
             function_server(ROOT / "functions" / "ratelimit" / "main.py", "ratelimit", env)
         )
         owner = {"Authorization": f"Bearer {owner_with_containers(containers, client, peer, 3)}"}
+        load = functools.partial(wrk, seconds=seconds, connections=connections)
+        share = len(tokens) // rounds
         measured = []
         for number in range(rounds):
-            share = len(tokens) // rounds
             script = create_script(tokens[number * share : (number + 1) * share])
-            load = functools.partial(wrk, seconds=seconds, connections=connections)
             measured.append(
                 {
                     "hello (baseline)": load(hello + "/"),

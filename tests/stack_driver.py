@@ -155,21 +155,17 @@ class Visitor:
         self.redis = redis_client
         self.http = requests.Session()
         self.rng = random.Random(seed)
-        self.refused_drags = 0
 
     def close(self) -> None:
         self.http.close()
 
     def pass_token(self, attempts: int = 4) -> str:
-        """A pass token, solving fresh puzzles as a person does when a drag is refused (the
-        human model is refused a few percent of the time, as real people are)."""
-        for _ in range(attempts - 1):
+        """A pass token, solving a fresh puzzle when a drag is refused, as a person does (the
+        human model is refused about one time in a thousand, as real people sometimes are)."""
+        for attempt in range(1, attempts + 1):
             verified = self._solve_one_puzzle()
-            if verified.status_code != 403:
+            if verified.status_code != 403 or attempt == attempts:
                 break
-            self.refused_drags += 1
-        else:
-            verified = self._solve_one_puzzle()
         verified.raise_for_status()
         return str(verified.json()["token"])
 

@@ -99,12 +99,11 @@ def print_metrics(out: Path | None) -> int:
     return 0
 
 
-def serve_metrics(listen: str) -> int:
+def serve_metrics(address: tuple[str, int]) -> int:
     from functions.worker import metrics
 
-    host, _, port = listen.rpartition(":")
     client = connect(load(RedisSettings).redis_url)
-    exporter = metrics.Exporter((host or "0.0.0.0", int(port)), client)
+    exporter = metrics.Exporter(address, client)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever(), which runs in this thread: hand it over.
@@ -122,11 +121,12 @@ def serve_metrics(listen: str) -> int:
     return 0
 
 
-def _listen_address(value: str) -> str:
-    _host, colon, port = value.rpartition(":")
+def _listen_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT`, or `:PORT` for every interface."""
+    host, colon, port = value.rpartition(":")
     if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT (or :PORT), not {value!r}")
-    return value
+    return host or "0.0.0.0", int(port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
