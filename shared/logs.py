@@ -34,12 +34,16 @@ class JsonFormatter(logging.Formatter):
         if current:
             entry["request_id"] = current
         fields = record.__dict__
-        for key in sorted(fields.keys() - _STANDARD):  # what `extra=` added
+        for key in sorted(key for key in fields if key not in _STANDARD):  # what `extra=` added
             if not key.startswith("_"):
                 entry[key] = fields[key]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _encode(entry)
+
+
+# One encoder for every line: json.dumps(default=...) builds a new one on each call.
+_encode = json.JSONEncoder(default=str).encode
 
 
 @functools.lru_cache(maxsize=4)

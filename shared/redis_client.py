@@ -8,15 +8,22 @@ the pool's bookkeeping (locks, retries, events, metrics) costs as much CPU as th
 itself, and every request is one script. No script is ever re-sent after a connection error:
 a create whose reply was lost may have been applied, and sending it again would answer the
 visitor 403 (pass token used) for a container they do have. The error goes up as a 503.
+
+On those connections the kernel keeps the time limit (SO_RCVTIMEO / SO_SNDTIMEO) rather than
+Python: a socket with a Python timeout polls before every send and every receive, and each
+system call lets go of the GIL, which a thread handing requests to 15 others pays for twice.
 """
 
 from __future__ import annotations
 
-import json
+import socket
+import ssl
+import struct
 import threading
 import weakref
 from typing import Any, Protocol, cast
 
+import pydantic_core
 import redis
 from redis.commands.core import Script
 
@@ -36,6 +43,9 @@ def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
 
 class _Connection(Protocol):
     """The part of redis-py's `Connection` the scripts use (its own methods are untyped)."""
+
+    _sock: socket.socket | None  # redis-py's socket, None until connected
+    socket_timeout: float | None
 
     def connect(self) -> None: ...
     def send_command(self, *words: Any) -> None: ...
@@ -66,7 +76,7 @@ class Scripts:
             answer = self.command("EVALSHA", script.sha, *words, idempotent=idempotent)
         except redis.exceptions.NoScriptError:
             answer = self.command("EVAL", script.script, *words, idempotent=idempotent)
-        return json.loads(answer)
+        return pydantic_core.from_json(answer)  # a third of json.loads's time
 
     def command(self, *words: Any, idempotent: bool = False) -> Any:
         """One command on this thread's connection (the same one its scripts use).
@@ -93,23 +103,21 @@ class Scripts:
     def _round_trip(self, words: tuple[Any, ...]) -> Any:
         connection = self._connection()
         try:
-            connection.connect()  # nothing to do when connected
-            # A connection Redis closed (say, by restarting) since the last request reads as
-            # ready: replace it before sending, so that even a write gets through.
-            try:
-                stale = connection.can_read(0)  # or data nobody asked for: never a reply
-            except redis.exceptions.ConnectionError:
-                stale = True
-            if stale:
+            # A connection Redis closed (say, by restarting) since the last request is
+            # replaced before anything is sent, so that even a write gets through.
+            if not _open_and_quiet(connection):
                 connection.disconnect()
                 connection.connect()
+                _kernel_timeouts(connection)
             connection.send_command(*words)
             return connection.read_response()
         except redis.exceptions.ResponseError:
             raise  # Redis answered with an error: the connection is fine
-        except BaseException:
+        except BaseException as error:
             # The reply may still be on its way: never read it as another command's.
             connection.disconnect()
+            if isinstance(error.__context__, BlockingIOError):  # the kernel's time limit
+                raise redis.exceptions.TimeoutError("Redis did not answer in time") from None
             raise
 
     def _connection(self) -> _Connection:
@@ -126,3 +134,40 @@ class Scripts:
         for connection in list(self._opened):
             connection.disconnect()
         self.client.close()
+
+
+_PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
+
+
+def _open_and_quiet(connection: _Connection) -> bool:
+    """Connected, not closed by Redis, and holding no bytes nobody asked for (never a reply)."""
+    sock = connection._sock
+    if sock is None:
+        return False
+    if isinstance(sock, ssl.SSLSocket):  # TLS cannot peek: redis-py's check (a poll)
+        try:
+            return not connection.can_read(0)
+        except redis.exceptions.ConnectionError:
+            return False
+    try:
+        sock.recv(1, _PEEK)  # b"" (closed) or stray bytes: either way, not this one
+    except BlockingIOError:
+        return True  # open, and nothing waiting: the usual case
+    except OSError:
+        return False
+    return False
+
+
+def _kernel_timeouts(connection: _Connection) -> None:
+    """Move a fresh connection's time limit from Python into the kernel (module docstring).
+
+    An expired limit then reads as EAGAIN, which `_round_trip` reports as a TimeoutError.
+    """
+    sock, timeout = connection._sock, connection.socket_timeout
+    if sock is None or timeout is None or isinstance(sock, ssl.SSLSocket):
+        return
+    seconds = int(timeout)
+    limit = struct.pack("ll", seconds, int((timeout - seconds) * 1_000_000))  # struct timeval
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+    sock.settimeout(None)

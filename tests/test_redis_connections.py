@@ -154,3 +154,18 @@ def test_an_unreachable_redis_is_a_connection_error_for_reads_and_writes():
                 scripts.command("INCR", "sprout:test:counter", idempotent=idempotent)
     finally:
         scripts.close()
+
+
+def test_a_redis_that_stops_answering_is_a_timeout(redis_client, redis_server):
+    scripts = Scripts(connect(redis_server.url, timeout=0.3))
+    try:
+        scripts.command("PING")  # connected: the limit is the kernel's from here on
+        redis_client.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+        started = time.monotonic()
+        with pytest.raises(redis.exceptions.TimeoutError, match="did not answer in time"):
+            scripts.command("INCR", "sprout:test:counter")
+        assert time.monotonic() - started < 1.0
+        time.sleep(max(0.0, 1.6 - (time.monotonic() - started)))
+        assert scripts.command("PING") == "PONG"  # and a new connection works once it answers
+    finally:
+        scripts.close()
