@@ -10,6 +10,10 @@ again, and an endpoint's ratio is to the mean of the baseline just before and ju
 (this machine's speed drifts by tens of percent within seconds). The report gives each
 endpoint's median ratio over the rounds, so that a slow moment weighs on one round's ratio
 rather than on the verdict. Goals: create ≥ 0.5×, the GETs ≥ 0.6× the baseline's requests/s.
+
+"create's floor" (benchmarks/floor) is a create stripped to what every create must do, the
+one round trip of the create script, served the same way: it shows how much of the distance
+to the baseline is that round trip, and how much is the rest of the endpoint.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from shared.identity import client_hash
 
 SECRET = "benchmark-secret-key-0123456789abcdefghij"
 BASELINE = "hello (baseline)"
+FLOOR = "create's floor"  # benchmarks/floor: the create script's round trip and nothing else
 GOALS = {"POST /containers": 0.5, "GET /containers": 0.6, "GET /rate-limit": 0.6}
 
 
@@ -96,7 +101,7 @@ def run(
     """`rounds` rounds of every endpoint, each between two runs of the baseline."""
     peer = client_hash(SECRET, "127.0.0.1")
     # Enough single-use pass tokens for every create of every round, at any plausible speed.
-    tokens = visitors(client, 8_000 * seconds * rounds)
+    tokens = visitors(client, 2 * 8_000 * seconds * rounds)  # the floor's creates too
     with contextlib.ExitStack() as servers:
         hello = servers.enter_context(
             function_server(ROOT / "benchmarks" / "hello" / "main.py", "hello", env)
@@ -107,14 +112,21 @@ def run(
         ratelimit = servers.enter_context(
             function_server(ROOT / "functions" / "ratelimit" / "main.py", "ratelimit", env)
         )
+        floor = servers.enter_context(
+            function_server(ROOT / "benchmarks" / "floor" / "main.py", "floor", env)
+        )
         owner = {"Authorization": f"Bearer {owner_with_containers(containers, client, peer, 3)}"}
         load = functools.partial(wrk, seconds=seconds, connections=connections)
-        share = len(tokens) // rounds
+        share = len(tokens) // rounds // 2
         measured = []
         for number in range(rounds):
-            script = create_script(tokens[number * share : (number + 1) * share])
+            script, floor_script = (
+                create_script(tokens[(2 * number + half) * share : (2 * number + half + 1) * share])
+                for half in (0, 1)
+            )
             endpoints: list[tuple[str, str, dict[str, Any]]] = [
                 ("POST /containers", containers + "/containers", {"script": script}),
+                (FLOOR, floor + "/containers", {"script": floor_script}),
                 ("GET /containers", containers + "/containers", {"headers": owner}),
                 ("GET /rate-limit", ratelimit + "/rate-limit", {"headers": owner}),
             ]

@@ -6,6 +6,7 @@ import base64
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from shared import keys, limits, metrics
 from shared.context import Context
@@ -68,7 +69,57 @@ def create(
     now = ctx.clock()
     lim = ctx.limits
     container_id = new_container_id()
-    answer = ctx.scripts.run(
+    answer = run_create_script(
+        ctx,
+        owner=owner,
+        client=client,
+        template=template,
+        captcha_token=captcha_token,
+        request_id=request_id,
+        container_id=container_id,
+        now=now,
+    )
+    if not answer["ok"]:
+        raise _create_refusal(answer, lim)
+    metrics.container_created(template)
+    record = Record.from_hash(answer["record"])
+    # The request id (in the log line, from shared.logs) is in the record and the stream
+    # entry too: the worker logs with it when it handles the entry.
+    log.info(
+        "create %s accepted (%s)",
+        container_id,
+        template,
+        extra={"container_id": container_id, "template": template},
+    )
+    policies = [
+        limits.window_policy(
+            "creates_per_address",
+            lim.creates_per_hour,
+            lim.create_window,
+            answer["creates"],
+            float(answer["oldest"]),
+            now,
+        ),
+        limits.policy("live_per_address", lim.live_per_address, answer["live_client"], 0),
+        limits.policy("live_per_owner", lim.live_per_owner, answer["live_owner"], 0),
+    ]
+    return Created(record.to_api(), policies)
+
+
+def run_create_script(
+    ctx: Context,
+    *,
+    owner: str,
+    client: str,
+    template: str,
+    captcha_token: str,
+    request_id: str,
+    container_id: str,
+    now: float,
+) -> dict[str, Any]:
+    """The create's one round trip (scripts.CREATE): its answer, accepted or not."""
+    lim = ctx.limits
+    answer: dict[str, Any] = ctx.scripts.run(
         ctx.scripts.create,
         [
             keys.captcha_pass(token_hash(captcha_token)),
@@ -100,31 +151,7 @@ def create(
             "create",
         ],
     )
-    if not answer["ok"]:
-        raise _create_refusal(answer, lim)
-    metrics.container_created(template)
-    record = Record.from_hash(answer["record"])
-    # The request id (in the log line, from shared.logs) is in the record and the stream
-    # entry too: the worker logs with it when it handles the entry.
-    log.info(
-        "create %s accepted (%s)",
-        container_id,
-        template,
-        extra={"container_id": container_id, "template": template},
-    )
-    policies = [
-        limits.window_policy(
-            "creates_per_address",
-            lim.creates_per_hour,
-            lim.create_window,
-            answer["creates"],
-            float(answer["oldest"]),
-            now,
-        ),
-        limits.policy("live_per_address", lim.live_per_address, answer["live_client"], 0),
-        limits.policy("live_per_owner", lim.live_per_owner, answer["live_owner"], 0),
-    ]
-    return Created(record.to_api(), policies)
+    return answer
 
 
 def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
