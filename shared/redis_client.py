@@ -124,7 +124,10 @@ class Scripts:
         connection: _Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             pool = self.client.connection_pool
-            connection = cast(_Connection, pool.connection_class(**pool.connection_kwargs))
+            # No health-check PINGs: the peek before each command does that job, and redis-py
+            # reconnecting on its own would skip `_kernel_timeouts`.
+            options = {**pool.connection_kwargs, "health_check_interval": 0}
+            connection = cast(_Connection, pool.connection_class(**options))
             self._local.connection = connection
             self._opened.add(connection)
         return connection
@@ -144,6 +147,8 @@ def _open_and_quiet(connection: _Connection) -> bool:
     sock = connection._sock
     if sock is None:
         return False
+    if sock.gettimeout() is not None and not isinstance(sock, ssl.SSLSocket):
+        return False  # not set up by `_kernel_timeouts`: a peek would wait out the timeout
     if isinstance(sock, ssl.SSLSocket):  # TLS cannot peek: redis-py's check (a poll)
         try:
             return not connection.can_read(0)

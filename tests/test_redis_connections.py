@@ -169,3 +169,14 @@ def test_a_redis_that_stops_answering_is_a_timeout(redis_client, redis_server):
         assert scripts.command("PING") == "PONG"  # and a new connection works once it answers
     finally:
         scripts.close()
+
+
+def test_a_connection_with_a_python_timeout_is_set_up_again_not_waited_on(scripts):
+    scripts.command("PING")
+    connection = scripts._connection()
+    assert connection._sock is not None
+    connection._sock.settimeout(2.0)  # as a socket redis-py connected by itself would have
+    started = time.monotonic()
+    assert scripts.command("PING") == "PONG"
+    assert time.monotonic() - started < 0.5  # a peek on it would have waited 2 s
+    assert connection._sock.gettimeout() is None  # the kernel keeps the limit again
