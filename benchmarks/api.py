@@ -117,13 +117,12 @@ def run(
         )
         owner = {"Authorization": f"Bearer {owner_with_containers(containers, client, peer, 3)}"}
         load = functools.partial(wrk, seconds=seconds, connections=connections)
-        share = len(tokens) // rounds // 2
+        # Each round's creates and its floor's take tokens of their own: one share each.
+        share = len(tokens) // (2 * rounds)
+        scripts = [create_script(tokens[i * share : (i + 1) * share]) for i in range(2 * rounds)]
         measured = []
         for number in range(rounds):
-            script, floor_script = (
-                create_script(tokens[(2 * number + half) * share : (2 * number + half + 1) * share])
-                for half in (0, 1)
-            )
+            script, floor_script = scripts[2 * number], scripts[2 * number + 1]
             endpoints: list[tuple[str, str, dict[str, Any]]] = [
                 ("POST /containers", containers + "/containers", {"script": script}),
                 (FLOOR, floor + "/containers", {"script": floor_script}),

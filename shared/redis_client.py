@@ -147,13 +147,13 @@ def _open_and_quiet(connection: _Connection) -> bool:
     sock = connection._sock
     if sock is None:
         return False
-    if sock.gettimeout() is not None and not isinstance(sock, ssl.SSLSocket):
-        return False  # not set up by `_kernel_timeouts`: a peek would wait out the timeout
     if isinstance(sock, ssl.SSLSocket):  # TLS cannot peek: redis-py's check (a poll)
         try:
             return not connection.can_read(0)
         except redis.exceptions.ConnectionError:
             return False
+    if sock.gettimeout() is not None:
+        return False  # not set up by `_kernel_timeouts`: a peek would wait out the timeout
     try:
         sock.recv(1, _PEEK)  # b"" (closed) or stray bytes: either way, not this one
     except BlockingIOError:
