@@ -37,21 +37,28 @@ def kill_script_connections(admin: redis.Redis) -> int:
 def test_each_thread_runs_its_scripts_on_its_own_connection(redis_client, scripts):
     before = len(redis_client.client_list())
     names: list[str] = []
+    # The threads wait here until their connections are counted: a thread's goes with it.
+    counted = threading.Barrier(4)
 
     def run_one(number: int) -> None:
         name = f"script-thread-{number}"
         scripts.command("CLIENT", "SETNAME", name)
         scripts.run(scripts.list, [keys.owner_index(OWNER)], ["sprout:c:", 10])
         names.append(str(scripts.command("CLIENT", "GETNAME")))
+        counted.wait(timeout=10)
+        counted.wait(timeout=10)
 
     threads = [threading.Thread(target=run_one, args=(n,)) for n in range(3)]
     for thread in threads:
         thread.start()
+    counted.wait(timeout=10)  # all three have run their commands
+    connections = len(redis_client.client_list())
+    counted.wait(timeout=10)
     for thread in threads:
         thread.join()
     # Each thread found its own name on the connection its script ran on.
     assert sorted(names) == [f"script-thread-{n}" for n in range(3)]
-    assert len(redis_client.client_list()) == before + 3
+    assert connections == before + 3
 
 
 def calls(admin: redis.Redis, command: str) -> int:
