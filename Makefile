@@ -1,5 +1,6 @@
 # Sprout: `make dev` starts the whole local stack; `make test` runs every check.
-.PHONY: dev test check lint bench fuzz soak bootstrap bootstrap-test openapi
+# `make test-fast` is the quick loop: lint and every test but the slow ones (marked `slow`).
+.PHONY: dev test test-fast check lint bench fuzz soak bootstrap bootstrap-test openapi
 
 PY := .venv/bin/python
 
@@ -8,6 +9,9 @@ dev: bootstrap
 
 test: bootstrap-test
 	$(MAKE) --no-print-directory check
+
+test-fast: bootstrap-test lint
+	$(PY) -m pytest tests -m 'not slow'
 
 check: lint
 	$(PY) -m pytest tests

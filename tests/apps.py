@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import flask
+import redis
 import werkzeug.routing
+from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 
+from shared import passes
 from shared.context import Context, LazyContext
 from shared.http import Route, framework_error, serve
+from shared.identity import client_hash
+from tests.conftest import SECRET
 
 
 def function_app(ctx: Context, routes: Sequence[Route], function: str = "test") -> flask.Flask:
@@ -30,3 +35,23 @@ def function_app(ctx: Context, routes: Sequence[Route], function: str = "test") 
     app.view_functions["run"] = entry
     app.register_error_handler(HTTPException, lambda e: framework_error(e, function=function))
     return app
+
+
+# Calling a function as a client at PEER, with passes issued straight into Redis.
+
+PEER = "203.0.113.7"
+
+
+def client_for(ctx, routes: list[Route], peer: str = PEER) -> FlaskClient:
+    client = function_app(ctx, routes).test_client()
+    client.environ_base["REMOTE_ADDR"] = peer
+    return client
+
+
+def pass_token(r: redis.Redis, peer: str = PEER, mode: str = "slider") -> str:
+    return passes.issue(r, client_hash=client_hash(SECRET, peer), action="create", mode=mode)
+
+
+def create(api: FlaskClient, r: redis.Redis, template: str = "nginx", **kw):
+    token = pass_token(r, kw.pop("peer", PEER), kw.pop("mode", "slider"))
+    return api.post("/containers", json={"template": template, "captcha_token": token}, **kw)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from deploy.local.redis_server import RedisServer
@@ -185,6 +186,7 @@ def holding(r: redis.Redis) -> dict[int, int]:
     return held
 
 
+@pytest.mark.slow
 def test_jobs_sigkilled_mid_batch_lose_nothing_and_recover_without_new_traffic(
     sim: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
 ) -> None:

@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from shared import openapi
 from shared.http import Route
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "shared" / "openapi.json"
 
 

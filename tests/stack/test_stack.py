@@ -88,7 +88,7 @@ def test_a_visitor_goes_through_the_whole_flow(stack: RunningStack) -> None:
 
 def test_every_part_runs_this_trees_code(stack: RunningStack) -> None:
     # Not the `sprout` the interpreter has installed (another checkout, in a shared venv).
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     for part in stack.description["parts"]:
         if part["name"] == "redis":
             continue

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from deploy import manifests
-from tests.deploy_support import TARGETS, config_data, of_kind, one, rendered, walk
+from tests.deploy.support import TARGETS, config_data, of_kind, one, rendered, walk
 
 OVERLAYS = [name for name in TARGETS if name != "base"]
 CLUSTER_SCOPED = {"Namespace", "ClusterIssuer", "ClusterRole", "ClusterRoleBinding"}

@@ -7,8 +7,8 @@ import time
 from functions.containers.main import ROUTES as CONTAINER_ROUTES
 from functions.ratelimit.main import ROUTES as RATELIMIT_ROUTES
 from shared import keys
+from tests.apps import client_for, create, pass_token
 from tests.redis_monitor import sent_commands
-from tests.test_containers_api import client_for, create, pass_token
 
 
 def test_each_request_is_one_round_trip(make_context, redis_client, redis_server):

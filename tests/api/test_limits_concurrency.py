@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from functions.containers.main import ROUTES
 from shared import keys
-from tests.test_containers_api import client_for, pass_token
+from tests.apps import client_for, pass_token
 
 
 def parallel_creates(ctx, redis_client, peers: list[str]) -> list[int]:

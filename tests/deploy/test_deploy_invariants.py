@@ -20,7 +20,7 @@ import yaml
 from deploy import manifests, podsecurity
 from functions.worker.settings import WorkerSettings
 from shared.settings import ApiSettings, LimitSettings, TemplateSettings
-from tests.deploy_support import (
+from tests.deploy.support import (
     Resource,
     config_data,
     of_kind,

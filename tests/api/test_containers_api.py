@@ -5,24 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 
 from functions.containers.main import ROUTES as CONTAINER_ROUTES
 from functions.ratelimit.main import ROUTES as RATELIMIT_ROUTES
-from shared import keys, passes
-from shared.http import Route
-from shared.identity import client_hash
-from tests.apps import function_app
-from tests.conftest import SECRET
-
-PEER = "203.0.113.7"
-
-
-def client_for(ctx, routes: list[Route], peer: str = PEER) -> FlaskClient:
-    client = function_app(ctx, routes).test_client()
-    client.environ_base["REMOTE_ADDR"] = peer
-    return client
+from shared import keys
+from tests.apps import client_for, create, pass_token
 
 
 @pytest.fixture
@@ -33,15 +21,6 @@ def ctx(make_context):
 @pytest.fixture
 def api(ctx) -> FlaskClient:
     return client_for(ctx, CONTAINER_ROUTES)
-
-
-def pass_token(r: redis.Redis, peer: str = PEER, mode: str = "slider") -> str:
-    return passes.issue(r, client_hash=client_hash(SECRET, peer), action="create", mode=mode)
-
-
-def create(api: FlaskClient, r: redis.Redis, template: str = "nginx", **kw):
-    token = pass_token(r, kw.pop("peer", PEER), kw.pop("mode", "slider"))
-    return api.post("/containers", json={"template": template, "captcha_token": token}, **kw)
 
 
 def test_create_answers_202_with_record_location_cookie_and_stream_entry(api, redis_client):

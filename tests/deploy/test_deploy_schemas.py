@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy_support import TARGETS, one, rendered, schema_errors
+from tests.deploy.support import TARGETS, one, rendered, schema_errors
 
 CASES = [
     pytest.param(target, index, id=f"{target}-{r['kind']}-{r['metadata']['name']}")

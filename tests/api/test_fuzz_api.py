@@ -17,6 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared import metrics
 from tests.fuzz_api import DOCUMENT, Fuzzer, Report, World, serving
 
+pytestmark = pytest.mark.slow  # serves every function with the stock CLI
+
 EXAMPLES = 60  # generated requests per operation, besides schemathesis's coverage cases
 SEED = 20261128
 

@@ -15,9 +15,8 @@ from shared import metrics
 from shared.context import Context, LazyContext
 from shared.errors import ConfigError
 from shared.http import Call, route, serve
-from tests.apps import function_app
+from tests.apps import PEER, create, function_app
 from tests.captcha_support import captcha_context, nonce_for
-from tests.test_containers_api import PEER, create
 
 REQUESTS = "sprout_http_requests_total"
 

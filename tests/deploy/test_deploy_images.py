@@ -62,7 +62,7 @@ def test_there_is_an_image_per_function_the_worker_and_the_frontend() -> None:
 
 
 def test_every_rendered_sprout_image_has_a_definition() -> None:
-    from tests.deploy_support import rendered, walk
+    from tests.deploy.support import rendered, walk
 
     for resource in rendered("base"):
         for path, value in walk(resource):

@@ -1,4 +1,4 @@
-"""Helpers of the tests/test_deploy_*.py files: rendered overlays, schema validators."""
+"""Helpers of the tests/deploy/ files: rendered overlays, schema validators."""
 
 from __future__ import annotations
 

@@ -34,15 +34,15 @@ from shared.captcha import pow, service
 from shared.captcha.failures import COUNTS
 from shared.context import Context
 from shared.identity import client_hash
+from tests.apps import client_for
 from tests.captcha_bots import human_drag, key_presses, payload, straight_drag
 from tests.captcha_support import captcha_context, nonce_for, person_solves, stored_answer
 from tests.clock import FakeClock
 from tests.conftest import SECRET
-from tests.test_containers_api import client_for
 
 PEER = "203.0.113.7"
 OTHER_PEER = "198.51.100.9"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

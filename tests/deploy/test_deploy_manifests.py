@@ -8,7 +8,7 @@ import pytest
 
 from deploy import manifests
 from deploy.manifests import ManifestError
-from tests.deploy_support import one, rendered
+from tests.deploy.support import one, rendered
 
 
 def test_route_table_is_the_design_routes_longest_prefix_first() -> None:
