@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
+import re
 
 import flask
 import pytest
@@ -40,14 +42,8 @@ def test_unhandled_errors_are_a_bare_500_with_the_request_id(make_context, caplo
 
 
 def test_json_log_lines_carry_the_request_id(make_context) -> None:
-    formatter = logs.JsonFormatter()
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(formatter.format(record))
-
-    handler = Collect()
+    out = io.StringIO()
+    handler = logs.handler(out)
     logger = logging.getLogger("sprout")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -56,9 +52,11 @@ def test_json_log_lines_carry_the_request_id(make_context) -> None:
         client.get("/boom", headers={"X-Request-Id": "req-abcdefgh"})
     finally:
         logger.removeHandler(handler)
-    entries = [json.loads(line) for line in lines]
+    entries = [json.loads(line) for line in out.getvalue().splitlines()]
     first = entries[0]
     assert first["message"] == "about to fail" and first["template"] == "nginx"
+    assert first["level"] == "INFO" and first["logger"] == "sprout.test"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["time"])
     assert all(entry["request_id"] == "req-abcdefgh" for entry in entries)
     assert "RuntimeError" in entries[-1]["exception"]  # the traceback stays in the log
 

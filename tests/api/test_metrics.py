@@ -5,7 +5,6 @@ from __future__ import annotations
 import flask
 import pytest
 from flask.testing import FlaskClient
-from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from functions.captcha.main import ROUTES as CAPTCHA_ROUTES
@@ -116,18 +115,16 @@ def test_unknown_paths_and_methods_count_under_bounded_labels(containers):
 
 
 def test_the_latency_histogram_is_cumulative_with_count_and_sum() -> None:
-    registry = CollectorRegistry()
-    recorder = metrics.RequestMetrics(buckets=(0.001, 0.005))
-    registry.register(recorder)
     for method, status, seconds in [("GET", 200, 0.0005), ("GET", 404, 0.003), ("POST", 200, 7)]:
-        recorder.observe("f", "/r", method, status, seconds)
+        metrics.observe_request("histogram", "/r", method, status, seconds)
 
     def value(name: str, **labels: str) -> float | None:
-        return registry.get_sample_value(name, {"function": "f", "route": "/r", **labels})
+        return sample(name, function="histogram", route="/r", **labels)
 
     histogram = "sprout_http_request_duration_seconds"
     assert value(f"{histogram}_bucket", le="0.001") == 1
     assert value(f"{histogram}_bucket", le="0.005") == 2
+    assert value(f"{histogram}_bucket", le="5.0") == 2
     assert value(f"{histogram}_bucket", le="+Inf") == 3
     assert value(f"{histogram}_count") == 3
     assert value(f"{histogram}_sum") == pytest.approx(7.0035)
