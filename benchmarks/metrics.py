@@ -50,7 +50,9 @@ def main() -> None:
         ApiSettings(redis_url="redis://127.0.0.1:1/0", secret_key="b" * 40, cookie_secure=False)
     )
     context = LazyContext(lambda: ctx)
-    routes = [http.route("GET", "/containers/{container_id}", lambda call, container_id: ok)]
+    routes = http.Routes(
+        http.Route("GET", "/containers/{container_id}", lambda call, container_id: ok)
+    )
     ok = flask.Response(b"{}", mimetype="application/json")
     app = flask.Flask("bench")
     with app.test_request_context("/containers/abcdefghijkl", environ_base={"REMOTE_ADDR": "::1"}):

@@ -13,7 +13,7 @@ from functions.ratelimit.main import ROUTES as RATELIMIT_ROUTES
 from shared import metrics
 from shared.context import Context, LazyContext
 from shared.errors import ConfigError
-from shared.http import Call, route, serve
+from shared.http import Call, Route, Routes, serve
 from tests.apps import PEER, create, function_app
 from tests.captcha_support import captcha_context, nonce_for
 
@@ -77,7 +77,7 @@ def test_client_errors_server_errors_and_rate_limits_are_counted(
     assert containers.post("/containers", json={"template": 1}).status_code == 422
     assert requests("containers", "/containers", "POST", 422) == unprocessable + 1
 
-    failing = client(make_context(), [route("GET", "/boom", boom)], "boomer")
+    failing = client(make_context(), Routes(Route("GET", "/boom", boom)), "boomer")
     assert failing.get("/boom").status_code == 500
     assert requests("boomer", "/boom", "GET", 500) == 1
 
