@@ -23,14 +23,14 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 import flask
 import functions_framework
 import redis
 from pydantic import BaseModel, ValidationError
-from werkzeug import exceptions as refused
+from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, Map, Rule
 
@@ -68,7 +68,6 @@ class Call:
     client: str  # keyed hash of the client address
     owner: str | None  # keyed hash of the owner secret, if the caller sent one
     new_owner_secret: str | None = None  # set when this call issues an identity
-    extra_headers: dict[str, str] = field(default_factory=dict)
 
     def ensure_owner(self) -> str:
         """The caller's owner hash, issuing a fresh secret (cookie) if they have none."""
@@ -84,11 +83,14 @@ class Call:
 Handler = Callable[..., flask.Response]
 
 
-@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, werkzeug's endpoint
+@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, as werkzeug's endpoint
 class Route:
+    """One method on one path. `path` is a template (`/containers/{container_id}`, each
+    `{name}` one segment, passed to the handler as `name`): the document's path, and the
+    metrics' route label."""
+
     method: str
-    path: str  # the template, e.g. /containers/{container_id}: the document's path, the
-    # metrics' route label; each {name} is one path segment, passed to the handler as `name`
+    path: str
     handler: Handler
     operation: Operation | None = None  # what the OpenAPI document says of it
     public: bool = True  # False: internal (not in the document, the handler gets the request)
@@ -127,11 +129,11 @@ class Routes:
         adapter = self.map.bind_to_environ(environ)
         try:
             found, params = adapter.match()
-        except refused.MethodNotAllowed as error:
+        except werkzeug_errors.MethodNotAllowed as error:
             allowed = sorted(error.valid_methods or ())
             other, _ = adapter.match(method=allowed[0])  # the path's template, for metrics
             return Match(other.path, None, {}, allowed)
-        except refused.NotFound:
+        except werkzeug_errors.NotFound:
             return Match(metrics.UNMATCHED, None, {}, [])
         return Match(found.path, found, params, [])
 
@@ -259,21 +261,18 @@ def _finish(response: flask.Response, call: Call | None, request_id: str) -> fla
     response.headers.add(REQUEST_ID_HEADER, request_id)  # no handler sets these
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.add("X-Content-Type-Options", "nosniff")
-    if call is not None:
-        for name, value in call.extra_headers.items():
-            response.headers.setdefault(name, value)
-        if call.new_owner_secret:
-            response.headers.add(
-                "Set-Cookie", _owner_cookie(call.new_owner_secret, call.ctx.api.cookie_secure)
-            )
-            response.headers.add(identity.OWNER_TOKEN_HEADER, call.new_owner_secret)
+    if call is not None and call.new_owner_secret:
+        response.headers.add(
+            "Set-Cookie", _owner_cookie(call.new_owner_secret, call.ctx.api.cookie_secure)
+        )
+        response.headers.add(identity.OWNER_TOKEN_HEADER, call.new_owner_secret)
     return response
 
 
 def _owner_cookie(secret: str, secure: bool) -> str:
     """The owner cookie's `Set-Cookie` value. The secret is URL-safe base64 (checked by
     `identity.is_owner_secret`), so nothing needs quoting; `Max-Age` alone sets the expiry
-    (every browser in use honours it), which spares formatting a date on each create."""
+    (every browser in use honours it)."""
     cookie = (
         f"{identity.OWNER_COOKIE}={secret}; Max-Age={OWNER_COOKIE_MAX_AGE}; HttpOnly; "
         "Path=/; SameSite=Strict"
