@@ -26,7 +26,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from shared import scripts
+from shared import lifecycle, scripts
 
 NEVER_AGAIN = Retry(NoBackoff(), retries=0)
 # Once more, 20 ms later: that heals a connection that broke (Redis restarted, or closed it)
@@ -60,11 +60,13 @@ class Scripts:
     def __init__(self, client: redis.Redis, reader: redis.Redis | None = None) -> None:
         self.client = client
         self.reader = reader or client
-        self.create = client.register_script(scripts.CREATE)
-        self.delete = client.register_script(scripts.DELETE)
+        self.create = client.register_script(lifecycle.CREATE)
+        self.delete = client.register_script(lifecycle.DELETE)
+        self.move = client.register_script(lifecycle.MOVE)
+        self.reap = client.register_script(lifecycle.REAP)
+        self.requeue = client.register_script(lifecycle.REQUEUE)
         self.list = client.register_script(scripts.LIST)
         self.limits = client.register_script(scripts.LIMITS)
-        self.transition = client.register_script(scripts.TRANSITION)
 
     def run(
         self, script: Script, keys: list[str], args: list[Any], *, idempotent: bool = False
