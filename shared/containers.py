@@ -74,6 +74,7 @@ def create(
             ],
         )
     container_id = new_container_id()
+    now = ctx.clock()
     answer = run_create_script(
         ctx,
         owner=owner,
@@ -83,10 +84,10 @@ def create(
         captcha_token=captcha_token,
         request_id=request_id,
         container_id=container_id,
-        now=ctx.clock(),
+        now=now,
     )
     if not answer["ok"]:
-        raise _create_refusal(answer, ctx.limits)
+        raise _create_refusal(answer, ctx.limits, now)
     metrics.container_created(template)
     record = Record.from_hash(answer["record"])
     # The request id (in the log line, from shared.logs) is in the record and the stream
@@ -113,14 +114,7 @@ def run_create_script(
     now: float,
 ) -> dict[str, Any]:
     """The create's one round trip (lifecycle.CREATE): its answer, accepted or not."""
-    lim = ctx.limits
-    quotas = limits.create_quotas(lim, client=client, network=network, owner=owner)
-    line = {
-        "length": lim.line_length,
-        "timeout": lim.place_timeout,
-        "max_wait": lim.max_wait,
-        "places": limits.place_quotas(lim, client=client, network=network),
-    }
+    check = limits.create_check(ctx.limits, client=client, network=network, owner=owner)
     answer: dict[str, Any] = ctx.scripts.run(
         ctx.scripts.create,
         [
@@ -137,17 +131,15 @@ def run_create_script(
             template,
             ctx.api.container_lifetime,
             max(ctx.api.record_ttl, ctx.api.container_lifetime + 3600),
-            lim.capacity,
             request_id,
             "create",
-            limits.quotas_json(quotas),
-            limits.quotas_json(line),
+            limits.as_json(check),
         ],
     )
     return answer
 
 
-def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
+def _create_refusal(answer: dict[str, object], lim: LimitSettings, now: float) -> Exception:
     """The error for a refusal of the create script, counted by reason."""
     code = answer["code"]
     retry_after = int(answer.get("retry_after", 1))  # type: ignore[call-overload]
@@ -163,14 +155,9 @@ def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
             code="captcha_invalid",
         )
     if code == "rate_limited":
-        return limits.refused(str(answer["policy"]), lim, retry_after)
+        return limits.refused(str(answer["policy"]), lim, retry_after, now)
     if code == "capacity_full":
-        return Unavailable(
-            "Every slot is taken and the waiting line is full too. Try again in "
-            f"{limits.wait_words(retry_after)}.",
-            code="capacity_full",
-            retry_after=retry_after,
-        )
+        return limits.full(retry_after, now)
     # id_taken: 60 random bits collided; the client may simply retry.
     return Unavailable("Could not allocate a container id; please retry.", retry_after=1)
 

@@ -278,6 +278,33 @@ local function is_live(id)
 end
 """
     + limits.LUA
+    + r"""
+-- Would a create from this caller be refused now, and if not, would it wait for a slot?
+-- `check` is `limits.create_check`; its quotas are measured on the way (for `charge`). The
+-- line moves first: lapsed places leave, free slots (capacity may have grown) fill.
+-- Answers {code, policy, retry_after} (refused), or nil and whether it would wait.
+local function create_verdict(check, now, mode)
+  fill_slots(now)
+  local refused = first_refusal(check.quotas, now, mode)
+  if refused then
+    return {code = 'rate_limited', policy = refused.name, retry_after = math.max(1, refused.reset)}
+  end
+  local waits = line_length() > 0 or redis.call('ZCARD', EXPIRY) >= check.capacity
+  if waits then
+    if line_length() >= check.line.length then
+      -- The line has room again once its first place moves on.
+      return {code = 'capacity_full', policy = 'capacity',
+              retry_after = math.max(1, eta_for(1, now) or 60)}
+    end
+    local no_place = first_refusal(check.line.places, now, mode)
+    if no_place then
+      return {code = 'rate_limited', policy = no_place.name,
+              retry_after = math.max(1, no_place.reset)}
+    end
+  end
+  return nil, waits
+end
+"""
 )
 
 # -- the scripts that write records -------------------------------------------------------------
@@ -289,9 +316,8 @@ end
 # KEYS[1] captcha pass hash   KEYS[2] container record   KEYS[3] owner index
 # ARGV[1] now (epoch s, string)   ARGV[2] client hash   ARGV[3] owner hash   ARGV[4] network hash
 # ARGV[5] container id   ARGV[6] template   ARGV[7] lifetime s   ARGV[8] record TTL s
-# ARGV[9] capacity   ARGV[10] request id   ARGV[11] the action the pass must be bound to
-# ARGV[12] the quotas, JSON (`limits.create_quotas`)
-# ARGV[13] the line: JSON {length, timeout, max_wait, places: quotas (`limits.place_quotas`)}
+# ARGV[9] request id   ARGV[10] the action the pass must be bound to
+# ARGV[11] the check, JSON (`limits.create_check`: quotas, capacity, the line's settings)
 # Answer: {"ok": true, "record": {... position, eta}, "quotas": [[name, used, reset], ...]}
 #      or {"ok": false, "code": ..., "policy": ..., "retry_after": s}
 CREATE = (
@@ -299,40 +325,22 @@ CREATE = (
     + r"""
 local now = tonumber(ARGV[1])
 local pass = hash_to_table(redis.call('HGETALL', KEYS[1]))
-if pass.client == nil or pass.client ~= ARGV[2] or pass.action ~= ARGV[11] then
+if pass.client == nil or pass.client ~= ARGV[2] or pass.action ~= ARGV[10] then
   return cjson.encode({ok = false, code = 'captcha_invalid'})
 end
 local mode = pass.mode or 'slider'
-
--- The line first: lapsed places leave it, and free slots (capacity may have grown) go to
--- those waiting. Then the quotas; then this create waits if anybody else still does, or if
--- no slot is free.
-local settings = cjson.decode(ARGV[13])
-local capacity = tonumber(ARGV[9])
+local check = cjson.decode(ARGV[11])
+local line = check.line
 local ttl = tonumber(ARGV[8])
-local wait_ttl = ttl + settings.max_wait
-redis.call('HSET', LINE_SETTINGS, 'capacity', capacity, 'record_ttl', ttl,
-           'lifetime', ARGV[7], 'line_ttl', settings.max_wait + 60)
-keep(LINE_SETTINGS, settings.max_wait + 60)
-fill_slots(now)
-local quotas = cjson.decode(ARGV[12])
-local refused = first_refusal(quotas, now, mode)
-if refused then
-  return cjson.encode({ok = false, code = 'rate_limited', policy = refused.name,
-                       retry_after = math.max(1, refused.reset)})
-end
-local waits = line_length() > 0 or redis.call('ZCARD', EXPIRY) >= capacity
-if waits then
-  if line_length() >= settings.length then
-    local soonest = eta_for(1, now) or 60  -- the line has room once its first place moves on
-    return cjson.encode({ok = false, code = 'capacity_full', policy = 'capacity',
-                         retry_after = math.max(1, soonest)})
-  end
-  local no_place = first_refusal(settings.places, now, mode)
-  if no_place then
-    return cjson.encode({ok = false, code = 'rate_limited', policy = no_place.name,
-                         retry_after = math.max(1, no_place.reset)})
-  end
+local wait_ttl = ttl + line.max_wait
+-- What the worker needs to promote places into freed slots.
+redis.call('HSET', LINE_SETTINGS, 'capacity', check.capacity, 'record_ttl', ttl,
+           'lifetime', ARGV[7], 'line_ttl', line.max_wait + 60)
+keep(LINE_SETTINGS, line.max_wait + 60)
+local refusal, waits = create_verdict(check, now, mode)
+if refusal then
+  refusal.ok = false
+  return cjson.encode(refusal)
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return cjson.encode({ok = false, code = 'id_taken'})
@@ -343,15 +351,15 @@ local id = ARGV[5]
 local lifetime = tonumber(ARGV[7])
 local rule = waits and MOVES.queue or MOVES.create
 redis.call('DEL', KEYS[1])
-charge(quotas, now, ARGV[1] .. ':' .. id, id, waits and wait_ttl or ttl, lifetime)
+charge(check.quotas, now, ARGV[1] .. ':' .. id, id, waits and wait_ttl or ttl, lifetime)
 local record = {
   id = id, template = ARGV[6], state = rule.state, phase = rule.phase,
   owner = ARGV[3], client = ARGV[2], network = ARGV[4], access = mode,
-  created_at = ARGV[1], updated_at = ARGV[1], lifetime = ARGV[7], request_id = ARGV[10]
+  created_at = ARGV[1], updated_at = ARGV[1], lifetime = ARGV[7], request_id = ARGV[9]
 }
 if waits then
   record.queued_at = ARGV[1]
-  record.expires_at = string.format('%.3f', now + settings.max_wait)  -- the place's end
+  record.expires_at = string.format('%.3f', now + line.max_wait)  -- the place's end
 else
   record.expires_at = string.format('%.3f', now + lifetime)
 end
@@ -360,13 +368,13 @@ redis.call('EXPIRE', KEYS[2], waits and wait_ttl or ttl)
 redis.call('ZADD', KEYS[3], now, id)
 keep(KEYS[3], waits and wait_ttl or ttl)
 if waits then
-  join_line(record, math.min(now + settings.timeout, now + settings.max_wait))
+  join_line(record, math.min(now + line.timeout, now + line.max_wait))
   record.position, record.eta = place_of(record, now)
 else
   redis.call('ZADD', EXPIRY, now + lifetime, id)
-  add_entry('create', id, ARGV[1], ARGV[10])
+  add_entry('create', id, ARGV[1], ARGV[9])
 end
-return cjson.encode({ok = true, record = record, quotas = usage(quotas)})
+return cjson.encode({ok = true, record = record, quotas = usage(check.quotas)})
 """
 )
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared import keys
-from shared.errors import RateLimited
+from shared.errors import RateLimited, Unavailable
 from shared.models import OtherContainer, Policy, RateLimitStatus
 from shared.settings import LimitSettings
 
@@ -162,6 +162,23 @@ def create_quotas(
         _quota("network_share", keys.live_by_network(network), limits),
     ]
     return quotas
+
+
+def create_check(
+    limits: LimitSettings, *, client: str, network: str, owner: str | None
+) -> dict[str, Any]:
+    """All a create is checked against (`create_verdict` in the scripts): the caller's quotas,
+    capacity, and the waiting line's settings with the places the caller may hold."""
+    return {
+        "quotas": create_quotas(limits, client=client, network=network, owner=owner),
+        "capacity": limits.capacity,
+        "line": {
+            "length": limits.line_length,
+            "timeout": limits.place_timeout,
+            "max_wait": limits.max_wait,
+            "places": place_quotas(limits, client=client, network=network),
+        },
+    }
 
 
 def place_quotas(limits: LimitSettings, *, client: str, network: str) -> list[dict[str, Any]]:
@@ -335,7 +352,7 @@ def status(
             keys.live_by_client(client),
             keys.live_by_network(network),
         ],
-        [repr(now), quotas_json(quotas)],
+        [repr(now), as_json(quotas)],
         idempotent=True,
     )
     return RateLimitStatus(
@@ -363,16 +380,44 @@ def headers(policies: Iterable[Policy]) -> dict[str, str]:
     }
 
 
-def refused(name: str, limits: LimitSettings, retry_after: int) -> RateLimited:
-    """The 429 for a request refused by policy `name`: its own words, its headers."""
+def refused(
+    name: str,
+    limits: LimitSettings,
+    retry_after: int,
+    now: float,
+    also: Iterable[Policy] = (),
+) -> RateLimited:
+    """The 429 for a request refused by policy `name`: its own words, and in details the
+    policy, its scope and limit, and when it opens again (`resets_at`, epoch s), for the page
+    to say "opens at 22:12" in the visitor's time. Its headers carry the policy (and `also`)."""
     kind = POLICIES[name]
+    limit = limit_of(name, limits)
     error = RateLimited(
-        kind.refusal.format(limit=limit_of(name, limits), wait=wait_words(retry_after)),
+        kind.refusal.format(limit=limit, wait=wait_words(retry_after)),
         policy=name,
         retry_after=retry_after,
     )
-    error.headers.update(headers([exhausted(name, limits, retry_after)]))
+    error.details.update(
+        {"scope": kind.scope, "limit": limit, "resets_at": math.ceil(now + error_wait(error))}
+    )
+    error.headers.update(headers([exhausted(name, limits, retry_after), *also]))
     return error
+
+
+def full(retry_after: int, now: float) -> Unavailable:
+    """The 503 when every slot is taken and the waiting line is full too."""
+    error = Unavailable(
+        "Every slot is taken and the waiting line is full too. Try again in "
+        f"{wait_words(retry_after)}.",
+        code="capacity_full",
+        retry_after=retry_after,
+    )
+    error.details.update({"policy": "capacity", "resets_at": math.ceil(now + error_wait(error))})
+    return error
+
+
+def error_wait(error: RateLimited | Unavailable) -> int:
+    return int(error.details["retry_after"])
 
 
 def wait_words(seconds: int) -> str:
@@ -386,9 +431,9 @@ def wait_words(seconds: int) -> str:
     return f"{hours} hours"
 
 
-def quotas_json(quotas: Any) -> str:
-    """Quotas (or settings holding them) as a script's argument."""
-    return json.dumps(quotas, separators=(",", ":"))
+def as_json(value: Any) -> str:
+    """Quotas, or a check holding them, as a script's argument."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -16,7 +16,14 @@ context = LazyContext()
 
 def request_challenge(call: Call) -> flask.Response:
     body = call.json_body(CaptchaRequest)
-    issued = service.request(call.ctx, client=call.client, action=body.action, mode=body.mode)
+    issued = service.request(
+        call.ctx,
+        client=call.client,
+        action=body.action,
+        mode=body.mode,
+        network=call.network,
+        owner=call.owner,
+    )
     return json_response(issued.challenge, headers=limits.headers(issued.policies))
 
 
@@ -31,7 +38,7 @@ ROUTES = Routes(
         "Issue a slider (or proof-of-work only) challenge",
         {200: Answer("A challenge", CaptchaChallenge, RATE_HEADERS)},
         body=CaptchaRequest,
-        errors=(*BODY_ERRORS, 429),
+        errors=(*BODY_ERRORS, 429, 503),
     )),
     Route("POST", "/captcha/verify", verify, Operation(
         "verifyCaptcha",

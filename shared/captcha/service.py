@@ -49,12 +49,34 @@ class Issued:
     policies: list[Policy]
 
 
-def request(ctx: Context, *, client: str, action: str, mode: str) -> Issued:
-    return render(open_challenge(ctx, client=client, action=action, mode=mode))
+def request(
+    ctx: Context,
+    *,
+    client: str,
+    action: str,
+    mode: str,
+    network: str | None = None,
+    owner: str | None = None,
+) -> Issued:
+    return render(
+        open_challenge(ctx, client=client, action=action, mode=mode, network=network, owner=owner)
+    )
 
 
-def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Opened:
-    """Plan a challenge and store it, charged to `client`; `RateLimited` when over the limit."""
+def open_challenge(
+    ctx: Context,
+    *,
+    client: str,
+    action: str,
+    mode: str,
+    network: str | None = None,
+    owner: str | None = None,
+) -> Opened:
+    """Plan a challenge and store it, charged to `client`; `RateLimited` when over the limit.
+
+    Given the caller's `network` (and `owner`, if any), it is refused as well, in the same
+    round trip, when the create it would pay for would be refused anyway (`RateLimited` with
+    that policy, or `Unavailable` when every slot and the waiting line are full)."""
     now = ctx.clock()
     settings, limit = ctx.captcha, ctx.limits
     layout = puzzle.plan(ctx.rng) if mode == "slider" else None
@@ -77,6 +99,11 @@ def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Open
         window=limit.challenge_window,
         failure_window=settings.failure_window,
         difficulties=difficulty_ladder(settings, mode),
+        create_check=(
+            limits.create_check(limit, client=client, network=network, owner=owner)
+            if network is not None and action == "create"
+            else None
+        ),
     )
     policy = limits.window_policy(
         POLICY,
@@ -86,10 +113,12 @@ def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Open
         opened.oldest,
         now,
     )
+    if opened.create_refused == "capacity_full":
+        raise limits.full(opened.retry_after, now)
     if not opened.ok:
-        error = limits.refused(POLICY, limit, opened.retry_after)
-        error.headers.update(limits.headers([policy]))
-        raise error
+        name = opened.policy or POLICY  # the create's policy, or the challenges' own
+        also = [policy] if name != POLICY else []
+        raise limits.refused(name, limit, opened.retry_after, now, also)
     challenge = dataclasses.replace(challenge, difficulty=opened.difficulty)
     metrics.challenge_issued(mode)
     return Opened(challenge, layout, [policy], settings.min_solve_seconds)

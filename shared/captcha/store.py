@@ -1,8 +1,11 @@
 """The CAPTCHA's Redis side: open a challenge, take it back once, remember failures.
 
     open     one round trip (Lua): charge the address's challenge window (a sliding-window log,
-             the same shape `GET /rate-limit` reads), look up its recent failures to pick the
-             proof-of-work difficulty, and store the challenge with its TTL. All or nothing.
+             the same shape `GET /rate-limit` reads); refuse when a create from this caller
+             would be refused anyway (a quota used up, or every slot and the waiting line
+             full: `create_verdict` of `shared.lifecycle`), so nobody solves a puzzle for
+             nothing; look up its recent failures to pick the proof-of-work difficulty, and
+             store the challenge with its TTL. All or nothing.
     take     one round trip (MULTI: HGETALL + DEL): the challenge leaves Redis as it is read,
              so each one gets exactly one attempt, whatever the outcome.
     failed   one round trip (MULTI): log a failure for the address (sliding window, capped).
@@ -15,13 +18,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from shared import keys
+from shared import keys, lifecycle, limits
 
 MAX_FAILURES_KEPT = 32  # per address; more than enough to reach the difficulty cap
 
@@ -31,10 +34,16 @@ MAX_FAILURES_KEPT = 32  # per address; more than enough to reach the difficulty 
 # ARGV[1] now (epoch s)   ARGV[2] challenges allowed per window   ARGV[3] window s
 # ARGV[4] failure window s   ARGV[5] difficulty after 0, 1, 2, ... recent failures,
 #   comma-separated (the last one holds for any more failures)   ARGV[6] challenge TTL s
-# ARGV[7] the log entry (unique)   ARGV[8..] the challenge's field/value pairs
+# ARGV[7] the log entry (unique)
+# ARGV[8] what a create would be checked against, JSON (`limits.create_check`), or '': none
+# ARGV[9..] the challenge's field/value pairs
 # Answer: {"ok": true, "count": n, "oldest": "t", "difficulty": d}
 #      or {"ok": false, "count": n, "oldest": "t", "retry_after": s}   (stamps as strings)
-OPEN = r"""
+#      or {"ok": false, ..., "code": "rate_limited"|"capacity_full", "policy": name} when a
+#         create would be refused (the challenge was charged, nothing stored)
+OPEN = (
+    lifecycle.LUA
+    + r"""
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -50,6 +59,15 @@ if count >= tonumber(ARGV[2]) then
 end
 redis.call('ZADD', KEYS[1], now, ARGV[7])
 redis.call('EXPIRE', KEYS[1], window)
+if ARGV[8] ~= '' then
+  local fields = {}
+  for i = 9, #ARGV, 2 do fields[ARGV[i]] = ARGV[i + 1] end
+  local refusal = create_verdict(cjson.decode(ARGV[8]), now, fields.mode)
+  if refusal then
+    refusal.ok, refusal.count, refusal.oldest = false, count + 1, oldest
+    return cjson.encode(refusal)
+  end
+end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
 local failures = redis.call('ZCARD', KEYS[2])
@@ -57,11 +75,12 @@ local ladder = {}
 for bits in string.gmatch(ARGV[5], '[^,]+') do table.insert(ladder, bits) end
 local difficulty = ladder[math.min(failures + 1, #ladder)]
 
-redis.call('HSET', KEYS[3], 'difficulty', difficulty, unpack(ARGV, 8))
+redis.call('HSET', KEYS[3], 'difficulty', difficulty, unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
 return cjson.encode({ok = true, count = count + 1, oldest = oldest,
                      difficulty = tonumber(difficulty)})
 """
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,10 @@ class Opened:
     oldest: float  # the oldest of them
     difficulty: int = 0
     retry_after: int = 0
+    # Not ok because a create would be refused: why ("rate_limited" or "capacity_full"), and
+    # by which policy. Both None when the challenge limit itself refused.
+    create_refused: str | None = None
+    policy: str | None = None
 
 
 def open_challenge(
@@ -125,7 +148,10 @@ def open_challenge(
     window: int,
     failure_window: int,
     difficulties: Sequence[int],
+    create_check: Mapping[str, Any] | None = None,
 ) -> Opened:
+    """Open `challenge`; with `create_check` (`limits.create_check`), refused as well when a
+    create from its caller would be."""
     script = client.register_script(OPEN)  # cheap: hashes the source; runs with EVALSHA
     flat = [item for pair in challenge.fields().items() for item in pair]
     args: list[Any] = [
@@ -136,6 +162,7 @@ def open_challenge(
         ",".join(str(d) for d in difficulties),
         ttl,
         f"{challenge.issued_at!r}:{challenge.id}",
+        limits.as_json(create_check) if create_check is not None else "",
         *flat,
     ]
     answer = json.loads(
@@ -154,6 +181,8 @@ def open_challenge(
         oldest=float(answer["oldest"]),
         difficulty=int(answer.get("difficulty", 0)),
         retry_after=int(answer.get("retry_after", 0)),
+        create_refused=answer.get("code"),
+        policy=answer.get("policy"),
     )
 
 

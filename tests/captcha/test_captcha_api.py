@@ -170,20 +170,27 @@ def test_a_keyboard_user_passes(api, redis_client, clock):
 
 def test_pow_path_passes_without_a_puzzle_with_a_stricter_quota(ctx, api, redis_client, clock):
     containers = client_for(ctx, CONTAINER_ROUTES)
-    statuses = []
-    for _ in range(3):
+    tokens = []
+    for _ in range(3):  # three passes, asked for before any create
         challenge = ask(api, "pow")
         clock.advance(3)
         body = {"challenge_id": challenge["challenge_id"], "x": 0, "track": [],
                 "input": "keyboard", "pow_nonce": nonce_for(challenge)}  # fmt: skip
         granted = api.post("/captcha/verify", json=body)
         assert granted.status_code == 200
-        token = granted.get_json()["token"]
-        order = {"template": "nginx", "captcha_token": token}
-        statuses.append(containers.post("/containers", json=order))
+        tokens.append(granted.get_json()["token"])
+    statuses = [
+        containers.post("/containers", json={"template": "nginx", "captcha_token": token})
+        for token in tokens
+    ]
     assert [r.status_code for r in statuses[:2]] == [202, 202]
     assert statuses[2].status_code == 429
     assert statuses[2].get_json()["error"]["details"]["policy"] == "pow_creates_per_address"
+    # Now the quota is known before the puzzle: no proof of work is asked for in vain.
+    early = api.post("/captcha/request", json={"action": "create", "mode": "pow"})
+    assert early.status_code == 429
+    assert early.get_json()["error"]["details"]["policy"] == "pow_creates_per_address"
+    assert ask(api, "slider")["mode"] == "slider"  # the puzzle path has its own quota
 
 
 def test_the_announced_minimum_solve_time_is_the_rule(api, clock):
@@ -408,7 +415,10 @@ def test_challenges_per_address_limit(redis_server, redis_client, clock):
     assert refused.status_code == 429
     error = refused.get_json()["error"]
     assert error["code"] == "rate_limited"
-    assert error["details"] == {"policy": "challenges_per_address", "retry_after": 30}
+    assert error["details"] == {
+        "policy": "challenges_per_address", "retry_after": 30, "scope": "address", "limit": 3,
+        "resets_at": 1_800_000_060,  # when the oldest of the three leaves the minute
+    }  # fmt: skip
     assert refused.headers["Retry-After"] == "30"
     assert refused.headers["RateLimit"] == '"challenges_per_address";r=0;t=30'
     assert redis_client.zcard(keys.challenges_by_client(client_hash(SECRET, PEER))) == 3
