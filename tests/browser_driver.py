@@ -23,6 +23,8 @@ from tests.captcha_bots import Drag, human_drag
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
+# axe-core, the accessibility engine, from the page's own npm packages (a dev dependency).
+AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -143,6 +145,30 @@ class PageDriver:
                 )
         self.page.set_viewport_size(VIEWPORTS[self.viewport])  # type: ignore[arg-type]
         self.page.emulate_media(color_scheme="light")
+
+    # ---- accessibility ------------------------------------------------------------------------
+
+    def axe_violations(self) -> list[str]:
+        """axe-core's violations on the page as it is now, at each viewport, light and dark.
+
+        Each is "rule (impact): the first offending element" — an empty list is a pass.
+        """
+        if not self.page.evaluate("() => typeof window.axe !== 'undefined'"):
+            self.page.add_script_tag(path=str(AXE))
+        found: list[str] = []
+        for viewport in VIEWPORTS:
+            self.page.set_viewport_size(VIEWPORTS[viewport])  # type: ignore[arg-type]
+            for scheme in SCHEMES:
+                self.page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                result = self.page.evaluate(
+                    "() => axe.run(document, { resultTypes: ['violations'] })"
+                )
+                for rule in result["violations"]:
+                    target = rule["nodes"][0]["target"] if rule["nodes"] else "?"
+                    found.append(f"{viewport}/{scheme} {rule['id']} ({rule['impact']}): {target}")
+        self.page.set_viewport_size(VIEWPORTS[self.viewport])  # type: ignore[arg-type]
+        self.page.emulate_media(color_scheme="light")
+        return found
 
     # ---- the CAPTCHA --------------------------------------------------------------------------
 
