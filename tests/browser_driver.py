@@ -159,15 +159,26 @@ class PageDriver:
         for viewport in VIEWPORTS:
             self.page.set_viewport_size(VIEWPORTS[viewport])  # type: ignore[arg-type]
             for scheme in SCHEMES:
-                self.page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                # The colours are read settled, not halfway through a transition from the other
+                # scheme's: reduced motion, and every running transition waited out.
+                self.page.emulate_media(color_scheme=scheme, reduced_motion="reduce")  # type: ignore[arg-type]
+                self.page.evaluate(
+                    """() => Promise.all(document.getAnimations()
+                        .filter((a) => a instanceof CSSTransition)
+                        .map((a) => a.finished.catch(() => undefined)))"""
+                )
                 result = self.page.evaluate(
                     "() => axe.run(document, { resultTypes: ['violations'] })"
                 )
                 for rule in result["violations"]:
-                    target = rule["nodes"][0]["target"] if rule["nodes"] else "?"
-                    found.append(f"{viewport}/{scheme} {rule['id']} ({rule['impact']}): {target}")
+                    node = rule["nodes"][0] if rule["nodes"] else {}
+                    detail = node.get("failureSummary", "").replace("\n", " ")
+                    found.append(
+                        f"{viewport}/{scheme} {rule['id']} ({rule['impact']}): "
+                        f"{node.get('target', '?')} {detail}"
+                    )
         self.page.set_viewport_size(VIEWPORTS[self.viewport])  # type: ignore[arg-type]
-        self.page.emulate_media(color_scheme="light")
+        self.page.emulate_media(color_scheme="light", reduced_motion="no-preference")
         return found
 
     # ---- the CAPTCHA --------------------------------------------------------------------------

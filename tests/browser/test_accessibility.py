@@ -72,7 +72,7 @@ def test_every_state_passes_axe_and_the_limit_is_announced_once(
 
     # Heard once: the card's live region says when it opens (a time of day) and stays put while
     # the clock under the button ticks, which is in no live region.
-    announced = page.locator("#create-hint ~ [role=status]")
+    announced = page.locator("#create-status")
     expect(announced).to_have_text(re.compile(r"^Create limit reached\. It resets at \d"))
     heard = announced.text_content()
     page.wait_for_function(

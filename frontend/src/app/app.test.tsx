@@ -140,4 +140,28 @@ describe('App: the whole create flow against the API contract', () => {
     act(() => root.unmount());
     document.body.innerHTML = '';
   });
+
+  it('deleted cards can be cleared away, and stay away after a reload', async () => {
+    const running = makeContainer({ id: 'c-run', state: 'running', phase: null, url: 'https://c-run.example' });
+    const gone = makeContainer({ id: 'c-gone', state: 'deleted', phase: null });
+    routeFetch((req) => {
+      if (req.url === '/containers/templates') return { status: 200, body: { templates, lifetime: 3600, cluster: { simulated: false } } };
+      if (req.url === '/rate-limit') return { status: 200, body: { policies: [] } };
+      if (req.url === '/containers') return { status: 200, body: { containers: [running, gone] } };
+      return undefined;
+    });
+    const first = renderWithQuery(<App />);
+    expect(await screen.findByTestId('container-c-gone', {}, { timeout: 10_000 })).toBeInTheDocument();
+    expect(screen.getByText('1 live · 2 total')).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Clear deleted' }));
+    expect(screen.queryByTestId('container-c-gone')).not.toBeInTheDocument();
+    expect(screen.getByTestId('container-c-run')).toBeInTheDocument();
+    expect(screen.getByText('1 live · 1 total')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Clear deleted' })).not.toBeInTheDocument();
+    first.unmount();
+
+    renderWithQuery(<App />); // a reload: the server still lists it, the page does not
+    expect(await screen.findByTestId('container-c-run', {}, { timeout: 10_000 })).toBeInTheDocument();
+    expect(screen.queryByTestId('container-c-gone')).not.toBeInTheDocument();
+  });
 });

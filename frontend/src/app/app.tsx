@@ -16,10 +16,39 @@ function prefersReducedMotion() {
   return typeof window !== 'undefined' && window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
 }
 
+const CLEARED_KEY = 'sprout:cleared';
+
+function readCleared(): Set<string> {
+  try {
+    const ids: unknown = JSON.parse(localStorage.getItem(CLEARED_KEY) ?? '[]');
+    return new Set(Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : []);
+  } catch {
+    return new Set(); // storage off or garbled: nothing is cleared
+  }
+}
+
+function writeCleared(ids: Set<string>): void {
+  try {
+    localStorage.setItem(CLEARED_KEY, JSON.stringify([...ids]));
+  } catch {
+    // storage off: cleared for this visit only
+  }
+}
+
 export function App() {
   useOnlineTracking();
   const templates = useTemplates();
-  const containers = useContainers();
+  const listed = useContainers();
+  const [cleared, setCleared] = useState(readCleared);
+  // Deleted cards the visitor cleared away stay away (the server keeps them until they expire).
+  const containers = listed?.filter((c) => !cleared.has(c.id)) ?? null;
+  const ended = containers?.filter((c) => c.state === 'deleted') ?? [];
+  const clearEnded = () => {
+    // Only ids the server still lists are kept: the stored set never outgrows the list.
+    const next = new Set(listed?.filter((c) => cleared.has(c.id) || c.state === 'deleted').map((c) => c.id));
+    setCleared(next);
+    writeCleared(next);
+  };
   const [toDelete, setToDelete] = useState<Container | null>(null);
   const createRef = useRef<HTMLDivElement>(null);
   const listRef = useRef<HTMLElement>(null);
@@ -78,8 +107,19 @@ export function App() {
               Your containers
             </h2>
             {containers?.length ? (
-              <p className="text-sm text-slate-600 dark:text-slate-400">
-                {live} live · {containers.length} total
+              <p className="flex items-baseline gap-3 text-sm text-slate-600 dark:text-slate-400">
+                <span>
+                  {live} live · {containers.length} total
+                </span>
+                {ended.length ? (
+                  <button
+                    type="button"
+                    onClick={clearEnded}
+                    className="font-semibold text-emerald-800 underline-offset-4 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
+                  >
+                    Clear deleted
+                  </button>
+                ) : null}
               </p>
             ) : null}
           </div>

@@ -130,7 +130,7 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
       </p>
       </div>
       {/* Heard once when a limit starts; the ticking clock above is not in a live region. */}
-      <p role="status" className="sr-only">
+      <p id="create-status" role="status" className="sr-only">
         {blocked?.announced}
       </p>
 
