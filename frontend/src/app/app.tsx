@@ -102,12 +102,12 @@ export function App() {
           // On a phone a returning visitor sees their containers first; the create form follows.
           className={`min-w-0 scroll-mt-4 ${containers?.some((c) => c.state !== 'deleted') ? 'order-first lg:order-none' : ''}`}
         >
-          <div className="mb-3 flex items-baseline justify-between gap-3">
+          <div className="mb-3 flex flex-wrap items-baseline justify-between gap-x-3 gap-y-1">
             <h2 id="containers-title" className="text-lg font-semibold tracking-tight text-slate-900 dark:text-white">
               Your containers
             </h2>
             {containers?.length ? (
-              <p className="flex items-baseline gap-3 text-sm text-slate-600 dark:text-slate-400">
+              <p className="flex items-baseline gap-3 whitespace-nowrap text-sm text-slate-600 dark:text-slate-400">
                 <span>
                   {live} live · {containers.length} total
                 </span>
