@@ -72,10 +72,14 @@ def main() -> None:
             "SPROUT_REDIS_URL": server.url,
             "SPROUT_SECRET_KEY": SECRET,
             "SPROUT_COOKIE_SECURE": "false",
-            # wrk plays the trusted proxy for many visitors, each within the default limits;
-            # only the global capacity is lifted so that every create is admitted.
+            # wrk plays the trusted proxy for many visitors, each within the default limits
+            # of an address; capacity is lifted so that every create is admitted.
             "SPROUT_TRUSTED_PROXIES": "127.0.0.1/32",
             "SPROUT_LIMIT_CAPACITY": "100000000",
+            # The visitors share a few /24s: their networks' limits are lifted too.
+            "SPROUT_LIMIT_CREATES_PER_NETWORK": "100000000",
+            "SPROUT_LIMIT_LIVE_PER_NETWORK": "100000000",
+            "SPROUT_LIMIT_NETWORK_SHARE": "1",
             # Served as deploy/ serves them (all three functions alike; a test checks it).
             **manifests.function_server_env("containers"),
         }

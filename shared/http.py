@@ -63,6 +63,7 @@ class Call:
     request_id: str
     client: str  # keyed hash of the client address
     owner: str | None  # keyed hash of the owner secret, if the caller sent one
+    network: str  # keyed hash of the network around the client address
     new_owner_secret: str | None = None  # set when this call issues an identity
     extra_headers: dict[str, str] = field(default_factory=dict)
 
@@ -205,12 +206,16 @@ def _make_call(request: flask.Request, ctx: Context, request_id: str) -> Call:
         environ.get("REMOTE_ADDR"), environ.get("HTTP_X_REAL_IP"), ctx.api.proxy_networks
     )
     secret = _owner_secret(request)
+    network = identity.network_of(
+        address, ctx.limits.network_prefix_v4, ctx.limits.network_prefix_v6
+    )
     return Call(
         request=request,
         ctx=ctx,
         request_id=request_id,
         client=identity.client_hash(ctx.api.secret_key, address),
         owner=identity.owner_hash(ctx.api.secret_key, secret) if secret else None,
+        network=identity.network_hash(ctx.api.secret_key, network),
     )
 
 

@@ -26,6 +26,7 @@ def floor(request: flask.Request) -> flask.Response:
         ctx,
         owner=secrets.token_hex(16),  # a fresh owner each time, as the benchmark's visitors are
         client=client_hash(ctx.api.secret_key, request.headers.get("X-Real-Ip", "")),
+        network=client_hash(ctx.api.secret_key, request.headers.get("X-Real-Ip", "")),
         template=body.template,
         captcha_token=body.captcha_token,
         request_id=secrets.token_hex(8),

@@ -19,6 +19,7 @@ def create(call: Call) -> flask.Response:
         call.ctx,
         owner=call.ensure_owner(),
         client=call.client,
+        network=call.network,
         template=body.template,
         captcha_token=body.captcha_token,
         request_id=call.request_id,

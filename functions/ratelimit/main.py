@@ -13,7 +13,12 @@ context = LazyContext()
 
 def show(call: Call) -> flask.Response:
     status = limits.status(
-        call.ctx.scripts, call.ctx.limits, call.client, call.owner, call.ctx.clock()
+        call.ctx.scripts,
+        call.ctx.limits,
+        client=call.client,
+        network=call.network,
+        owner=call.owner,
+        now=call.ctx.clock(),
     )
     return json_response(status, headers=limits.headers(status.policies))
 

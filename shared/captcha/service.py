@@ -24,7 +24,7 @@ from shared import limits, metrics, passes
 from shared.captcha import pow, puzzle, store, track
 from shared.captcha.failures import COUNTS, Rejected
 from shared.context import Context
-from shared.errors import CaptchaFailed, RateLimited
+from shared.errors import CaptchaFailed
 from shared.models import CaptchaChallenge, CaptchaPass, CaptchaVerifyRequest, Policy, PowChallenge
 from shared.settings import CaptchaSettings
 
@@ -84,11 +84,7 @@ def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Open
         now,
     )
     if not opened.ok:
-        error = RateLimited(
-            f"{limits.DESCRIPTIONS[POLICY]}: limit reached. Try again in {opened.retry_after} s.",
-            policy=POLICY,
-            retry_after=opened.retry_after,
-        )
+        error = limits.refused(POLICY, limit, opened.retry_after)
         error.headers.update(limits.headers([policy]))
         raise error
     challenge = dataclasses.replace(challenge, difficulty=opened.difficulty)
