@@ -7,7 +7,7 @@ export const rateLimitKey = ['rate-limit'] as const;
 
 export async function getRateLimit(signal?: AbortSignal): Promise<RateLimitResponse> {
   const res = await request<RateLimitResponse>('/rate-limit', { signal, notify: 'rate-limit' });
-  return res.data ?? { policies: [] };
+  return res.data ?? { policies: [], others: [] };
 }
 
 const observed = new WeakSet<QueryClient>();
