@@ -26,6 +26,9 @@ class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPROUT_", extra="ignore")
 
     redis_url: str = Field(description="Redis connection URL, e.g. redis://:password@redis:6379/0")
+    redis_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds to connect to Redis, and to wait for each answer"
+    )
 
 
 class SiteSettings(BaseSettings):

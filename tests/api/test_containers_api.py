@@ -163,7 +163,7 @@ def test_unknown_paths_and_methods(api):
     assert api.get("/containers/x/y").status_code == 404
     assert api.get("/elsewhere").status_code == 404
     response = api.put("/containers")
-    assert response.status_code == 405 and response.headers["Allow"] == "GET, POST"
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD, POST"
     assert api.get("/containers/nosuchidxyz2").status_code == 404
 
 
@@ -173,8 +173,16 @@ def test_other_methods_on_the_templates_path_are_405_not_a_container_id(api, met
     # /containers/{container_id} (404), and a 405 there advertised "Allow: DELETE, GET".
     response = api.open("/containers/templates", method=method)
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET"
-    assert response.get_json()["error"]["details"] == {"allowed": ["GET"]}
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.get_json()["error"]["details"] == {"allowed": ["GET", "HEAD"]}
+
+
+def test_head_is_answered_like_get_without_a_body(api):
+    # HTTP servers must serve HEAD wherever they serve GET (RFC 9110, 9.1); werkzeug does.
+    got, head = api.get("/containers/templates"), api.head("/containers/templates")
+    assert (head.status_code, head.data) == (200, b"")
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    assert head.headers["Content-Length"] == got.headers["Content-Length"]
 
 
 def test_token_is_single_use_and_bound_to_the_address(ctx, api, redis_client):
