@@ -265,9 +265,29 @@ export interface components {
             /** Message */
             message: string;
         };
+        /**
+         * OtherContainer
+         * @description A live container that is not the caller's own, yet counts against their quotas.
+         */
+        OtherContainer: {
+            /**
+             * Expires At
+             * @description When it ends at the latest
+             */
+            expires_at: number;
+            /**
+             * Scope
+             * @description `address`: from the caller's address (another browser, or a lost cookie); `network`: from another address of the caller's network
+             * @enum {string}
+             */
+            scope: "address" | "network";
+        };
         /** Policy */
         Policy: {
-            /** Description */
+            /**
+             * Description
+             * @description What it counts, in words a person can read
+             */
             description: string;
             /** Limit */
             limit: number;
@@ -282,9 +302,10 @@ export interface components {
             reset: number;
             /**
              * Scope
+             * @description What it counts per: your address (an IPv6 /64), your network (the /24 or /48 around it, other people's too), you (this browser or token), or the whole service
              * @enum {string}
              */
-            scope: "address" | "owner" | "global";
+            scope: "address" | "network" | "owner" | "global";
             /**
              * Window
              * @description Window in seconds; null for live-count quotas
@@ -303,6 +324,11 @@ export interface components {
         };
         /** RateLimitStatus */
         RateLimitStatus: {
+            /**
+             * Others
+             * @description Live containers counted against your address or network that are not yours, soonest to end first; nothing else about them is shown
+             */
+            others: components["schemas"]["OtherContainer"][];
             /** Policies */
             policies: components["schemas"]["Policy"][];
         };
