@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -167,6 +168,23 @@ class CaptchaSettings(BaseSettings):
         return max(base, min(self.max_difficulty, base + self.difficulty_step * failures))
 
 
+_BANDWIDTH = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")
+_BANDWIDTH_UNITS = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_BANDWIDTH_UNITS.update({"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50})
+
+
+def _bandwidth(value: str) -> str:
+    """A rate in bits per second as a Kubernetes quantity, within what the kubelet accepts."""
+    match = _BANDWIDTH.match(value)
+    rate = float(match[1]) * _BANDWIDTH_UNITS.get(match[2] or "", 1) if match else 0
+    if not 1e3 <= rate <= 1e15:
+        raise ValueError("must be bits per second between 1k and 1P, such as 10M or 500k")
+    return value
+
+
+Bandwidth = Annotated[str, AfterValidator(_bandwidth)]
+
+
 class Template(BaseModel):
     """One allow-listed image a visitor may start."""
 
@@ -180,6 +198,10 @@ class Template(BaseModel):
     cpu: str = "250m"
     memory: str = "128Mi"
     ephemeral_storage: str = "256Mi"
+    # Traffic shaping of each container (the CNI bandwidth plugin reads it from the pod's
+    # annotations), so that no sandbox can flood a target or take the node's link.
+    egress_bandwidth: Bandwidth = "10M"
+    ingress_bandwidth: Bandwidth = "10M"
 
 
 DEFAULT_TEMPLATES: list[dict[str, Any]] = [
