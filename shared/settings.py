@@ -116,12 +116,28 @@ class LimitSettings(BaseSettings):
     live_per_network: int = Field(
         default=20, ge=1, description="Live containers per network (at least live_per_address)"
     )
-    network_share: float = Field(
-        default=0.1,
-        gt=0,
-        le=1,
-        description="The share of capacity one network may hold (at least live_per_address)",
+    network_share_percent: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="The % of capacity one network may hold (at least live_per_address)",
     )
+    # The waiting line: when capacity is in use, a create with a valid pass waits for a slot.
+    line_length: int = Field(
+        default=50, ge=0, description="Places in the waiting line (0: no line, full is full)"
+    )
+    places_per_network: int = Field(
+        default=3, ge=1, description="Places one network may hold (at least places_per_address)"
+    )
+    places_per_address: int = Field(default=1, ge=1, description="Places one address may hold")
+    place_timeout: int = Field(
+        default=30, ge=5, description="A place lapses when its page stops checking this long, s"
+    )
+    max_wait: int = Field(default=3600, ge=60, description="The longest a place lasts, s")
+
+    @property
+    def network_places(self) -> int:
+        return max(self.places_per_network, self.places_per_address)
 
     @property
     def network_creates(self) -> int:
@@ -133,8 +149,7 @@ class LimitSettings(BaseSettings):
 
     @property
     def network_share_limit(self) -> int:
-        # Rounded first: 0.29 x 100 is 28.999999999999996 in floating point.
-        return max(self.live_per_address, int(round(self.capacity * self.network_share, 6)))
+        return max(self.live_per_address, self.capacity * self.network_share_percent // 100)
 
 
 class CaptchaSettings(BaseSettings):
