@@ -180,17 +180,9 @@ def _correlation(a: Floats, b: Floats) -> float:
     return float((a * b).sum()) / spread if spread > 1e-6 else -math.inf
 
 
-def _best(sight: Sight, likeness: Callable[[int], float], reach: int = 2) -> int:
-    """The likeliest place within `reach` px of a notch candidate (the outline may be a pixel
-    or two off); on a tie (nothing to tell them apart) the best outline's."""
-    room = sight.scene.shape[1] - sight.size
-    places = [
-        x + shift
-        for x in sight.candidates
-        for shift in (0, *range(-reach, reach + 1))
-        if 0 <= x + shift <= room
-    ]
-    return int(max(places, key=likeness))  # max keeps the first of equals
+def _best(sight: Sight, likeness: Callable[[int], float]) -> int:
+    """The likeliest notch candidate; on a tie (nothing to tell them apart) the best outline."""
+    return max(sight.candidates, key=likeness)  # max keeps the first of equals
 
 
 def _solid(sight: Sight, depth: float) -> npt.NDArray[np.bool_]:

@@ -10,7 +10,7 @@ The pictures show only what a person sees:
 - the notches are drawn alike and before the piece: one flat grey per puzzle, shaded like a
   hollow, keeps nothing of what was under any of them, so the background comes out the same
   byte for byte whichever of the three is real (then noise and a JPEG round trip at a random
-  quality over the whole picture);
+  quality over the whole picture, colour at full resolution);
 - the piece's fully transparent pixels are (0, 0, 0, 0) and its partly transparent outline
   is the rim's colour alone: no picture hides in what the browser does not draw;
 - neither image carries metadata (PNG: IHDR, IDAT, IEND; JPEG: no APPn or COM segment).
@@ -303,8 +303,12 @@ def _to_bytes(values: Floats) -> Bytes:
 
 
 def _jpeg(pixels: Bytes, quality: int) -> bytes:
+    # Colour at full resolution (4:4:4). The usual 4:2:0 keeps colour at half resolution,
+    # coded in 16x16 blocks, and the colours around a notch rang deep into its flat fill,
+    # sign flipped: since the picture carries on around the real notch, its fill's mean
+    # colour sat farthest from the piece's in half the puzzles.
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "JPEG", quality=quality)
+    Image.fromarray(pixels).save(out, "JPEG", quality=quality, subsampling=0)
     return strip_jpeg_metadata(out.getvalue())
 
 

@@ -12,7 +12,8 @@ Bots that look at the pictures share one set of `SEEN` challenges, drawn once fo
 each bot's answer to each is judged by `service.check`, every rule `verify` applies, without
 taking the challenge out of Redis (which would leave it to the first bot alone). With three
 notches drawn alike, guessing among them passes about one time in three: the ceilings say
-that a bot does no better than that.
+that a bot does no better than that. A bot that does much worse than that has found a
+difference between the notches too, the other way round (`near_chance`).
 """
 
 from __future__ import annotations
@@ -236,6 +237,12 @@ def solve_by_sight(ctx: Context, seen: list[Seen], solver: bots.Solver, seed: in
     return tally
 
 
+def near_chance(rate: float, ceiling: float) -> bool:
+    """At most `ceiling`, and not far under one in three: a score that keeps missing the real
+    notch tells it apart as well as one that keeps finding it (invert it and it wins)."""
+    return 0.27 <= rate <= ceiling
+
+
 def test_a_person_who_sees_the_notch_passes_these_challenges(ctx, seen, capsys):
     """The yardstick for the bots below: the same judging lets a person through."""
     rng, tally = random.Random(7), Tally()
@@ -263,27 +270,27 @@ def test_the_pictures_hide_nothing_a_person_cannot_see(seen):
 
 def test_the_raw_bytes_of_the_piece_give_nothing_away(ctx, seen, capsys):
     tally = solve_by_sight(ctx, seen, bots.raw_bytes_solver, seed=8)
-    assert tally.report(capsys, "raw bytes: the piece's transparent pixels") <= 0.35
+    assert near_chance(tally.report(capsys, "raw bytes: the piece's transparent pixels"), 0.35)
 
 
 def test_the_opencv_edge_template_solver_is_held_near_one_in_three(ctx, seen, capsys):
     tally = solve_by_sight(ctx, seen, bots.opencv_solver, seed=9)
-    assert tally.report(capsys, "OpenCV Canny + template matching") <= 0.40
+    assert near_chance(tally.report(capsys, "OpenCV Canny + template matching"), 0.40)
 
 
 def test_piece_colours_against_each_fill_pick_no_better_than_chance(ctx, seen, capsys):
     tally = solve_by_sight(ctx, seen, bots.colour_match_solver, seed=10)
-    assert tally.report(capsys, "colour correlation: piece colours vs each fill") <= 0.40
+    assert near_chance(tally.report(capsys, "colour correlation: piece colours vs each fill"), 0.40)
 
 
 def test_the_fill_mean_colour_picks_no_better_than_chance(ctx, seen, capsys):
     tally = solve_by_sight(ctx, seen, bots.fill_mean_solver, seed=11)
-    assert tally.report(capsys, "fill mean colour (3 numbers per notch)") <= 0.40
+    assert near_chance(tally.report(capsys, "fill mean colour (3 numbers per notch)"), 0.40)
 
 
 def test_outline_and_colour_correlation_picks_no_better_than_chance(ctx, seen, capsys):
     tally = solve_by_sight(ctx, seen, bots.colour_solver, seed=12)
-    assert tally.report(capsys, "outline + colour correlation") <= 0.40
+    assert near_chance(tally.report(capsys, "outline + colour correlation"), 0.40)
 
 
 def test_the_picture_carries_on_across_the_border_of_the_piece(ctx, seen, capsys):
