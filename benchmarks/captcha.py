@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import os
 import random
 import shutil
@@ -32,6 +33,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import redis
+from PIL import Image
 
 from shared.captcha import pow, puzzle, service, store
 from shared.context import Context
@@ -214,10 +216,13 @@ def _draw(layout: puzzle.Layout) -> None:
 
 
 def _plain(layout: puzzle.Layout) -> None:
-    """The baseline: the puzzle's picture alone, as `puzzle.draw` makes and encodes it."""
-    g = np.random.default_rng(layout.seed)
-    plain = puzzle._scenery(g)  # the drawing's own first step, nothing else
-    base64.b64encode(puzzle._jpeg(plain, 70))
+    """The baseline: the puzzle's picture alone (the drawing's own first step) as a JPEG.
+    Encoded here with fixed settings, so that the baseline stays put when the drawing's
+    own encoding changes."""
+    plain = puzzle._scenery(np.random.default_rng(layout.seed))
+    out = io.BytesIO()
+    Image.fromarray(plain).save(out, "JPEG", quality=70)
+    base64.b64encode(out.getvalue())
 
 
 Prepared = tuple[CaptchaVerifyRequest, store.Challenge]
