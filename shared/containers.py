@@ -117,7 +117,7 @@ def run_create_script(
     container_id: str,
     now: float,
 ) -> dict[str, Any]:
-    """The create's one round trip (scripts.CREATE): its answer, accepted or not."""
+    """The create's one round trip (lifecycle.CREATE): its answer, accepted or not."""
     lim = ctx.limits
     answer: dict[str, Any] = ctx.scripts.run(
         ctx.scripts.create,
@@ -127,10 +127,8 @@ def run_create_script(
             keys.pow_creates_by_client(client),
             keys.live_by_client(client),
             keys.live_by_owner(owner),
-            keys.EXPIRY_INDEX,
             keys.record(container_id),
             keys.owner_index(owner),
-            keys.STREAM,
         ],
         [
             repr(now),
@@ -146,7 +144,6 @@ def run_create_script(
             lim.live_per_address,
             lim.live_per_owner,
             lim.capacity,
-            keys.RECORD_PREFIX,
             request_id,
             "create",
         ],
@@ -214,14 +211,8 @@ def delete(ctx: Context, owner: str | None, container_id: str, request_id: str) 
         raise NotFound("No container with that id is yours.")
     answer = ctx.scripts.run(
         ctx.scripts.delete,
-        [keys.record(container_id), keys.STREAM],
-        [
-            repr(ctx.clock()),
-            owner,
-            request_id,
-            keys.LIVE_BY_CLIENT_PREFIX,
-            keys.LIVE_BY_OWNER_PREFIX,
-        ],
+        [keys.record(container_id)],
+        [repr(ctx.clock()), owner, request_id],
     )
     if not answer["ok"]:
         raise NotFound("No container with that id is yours.")

@@ -77,9 +77,8 @@ def status(
             keys.challenges_by_client(client),
             keys.live_by_client(client),
             keys.live_by_owner(owner or "-"),
-            keys.EXPIRY_INDEX,
         ],
-        [repr(now), limits.create_window, limits.challenge_window, keys.RECORD_PREFIX],
+        [repr(now), limits.create_window, limits.challenge_window],
         idempotent=True,
     )
     live_owner = answer["live_owner"] if owner else [0, 0]

@@ -2,7 +2,7 @@
 
 The token goes to the client; Redis keeps only its SHA-256, bound to the client address
 hash, the action and the mode (slider or proof-of-work only), with a short TTL.
-`scripts.CREATE` takes it out atomically, so a token buys exactly one container.
+`lifecycle.CREATE` takes it out atomically, so a token buys exactly one container.
 """
 
 from __future__ import annotations

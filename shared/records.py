@@ -1,23 +1,22 @@
-"""Container records: how they are stored in Redis and how they change state.
+"""Container records: how they are stored in Redis and shown to their owner.
 
-A record is a Redis hash (see `keys.record`) with a TTL. The API writes it on create and
-delete (in `scripts.CREATE` / `scripts.DELETE`); the worker moves it through the rest of its
-life with `transition`, which is atomic and checks the state it expects to find.
+A record is a Redis hash (see `keys.record`) with a TTL. How it changes, and every script
+that writes it, is `shared.lifecycle`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import keys
 from shared.models import Container
-from shared.redis_client import Scripts
 
-LIVE_STATES = frozenset({"pending", "running"})
-TERMINAL_STATES = frozenset({"failed", "deleted"})
-PHASES = frozenset({"queued", "creating", "starting"})
+if TYPE_CHECKING:
+    from shared.redis_client import Scripts
+
+PHASES = frozenset({"queued", "creating", "starting"})  # what a pending record shows
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,6 @@ class Record:
             request_id=str(fields.get("request_id", "")),
         )
 
-    @property
-    def live(self) -> bool:
-        return self.state in LIVE_STATES
-
     def to_api(self) -> Container:
         return Container(
             id=self.id,
@@ -78,37 +73,3 @@ class Record:
 def load(scripts: Scripts, container_id: str) -> Record | None:
     fields = scripts.client.hgetall(keys.record(container_id))
     return Record.from_hash(fields) if fields else None
-
-
-class TransitionRefused(Exception):
-    """The record is gone, or not in a state this move may start from."""
-
-    def __init__(self, code: str, state: str | None = None) -> None:
-        super().__init__(f"{code} (state {state})" if state else code)
-        self.code = code
-        self.state = state
-
-
-def transition(
-    scripts: Scripts,
-    container_id: str,
-    new_state: str,
-    *,
-    now: float,
-    expected: frozenset[str] | set[str] | None = None,
-    **fields: str | float | None,
-) -> Record:
-    """Atomically move a record to `new_state` (only from `expected`), setting `fields` too."""
-    args: list[Any] = [
-        repr(now),
-        new_state,
-        ",".join(sorted(expected)) if expected else "",
-        keys.LIVE_BY_CLIENT_PREFIX,
-        keys.LIVE_BY_OWNER_PREFIX,
-    ]
-    for name, value in fields.items():
-        args += [name, "" if value is None else value]
-    answer = scripts.run(scripts.transition, [keys.record(container_id), keys.EXPIRY_INDEX], args)
-    if not answer["ok"]:
-        raise TransitionRefused(answer["code"], answer.get("state"))
-    return Record.from_hash(answer["record"])

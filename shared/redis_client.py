@@ -27,7 +27,7 @@ import pydantic_core
 import redis
 from redis.commands.core import Script
 
-from shared import scripts
+from shared import lifecycle, scripts
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -59,11 +59,13 @@ class Scripts:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self.create = client.register_script(scripts.CREATE)
-        self.delete = client.register_script(scripts.DELETE)
+        self.create = client.register_script(lifecycle.CREATE)
+        self.delete = client.register_script(lifecycle.DELETE)
+        self.move = client.register_script(lifecycle.MOVE)
+        self.reap = client.register_script(lifecycle.REAP)
+        self.requeue = client.register_script(lifecycle.REQUEUE)
         self.list = client.register_script(scripts.LIST)
         self.limits = client.register_script(scripts.LIMITS)
-        self.transition = client.register_script(scripts.TRANSITION)
         self._local = threading.local()
         self._opened: weakref.WeakSet[Any] = weakref.WeakSet()  # a thread's goes with it
 

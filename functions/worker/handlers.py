@@ -3,8 +3,8 @@
 Each handler runs in a thread of the job's pool and is idempotent: it may run again for the
 same entry (a redelivery after a dead job or a temporary error) and for the same container
 from several entries at once, in several jobs, without leaving a second pod or a pod without
-a live record. The record's state, moved atomically by `shared.records.transition` with the
-state it expects, is what orders a create against a delete:
+a live record. The record's status, moved atomically by the named moves of `shared.lifecycle`
+(each checks the status it may start from), is what orders a create against a delete:
 
     create: pending --(phase creating)--> create pod, service, ingress --(phase starting)-->
             wait for the pod (the job does that) --> running | failed
@@ -32,8 +32,9 @@ from functions.worker.podstatus import PodState, timed_out
 from functions.worker.settings import WorkerSettings
 from functions.worker.stream import Delivery
 from functions.worker.tracker import PodTracker
-from shared import records
-from shared.records import Record, TransitionRefused
+from shared import lifecycle, records
+from shared.lifecycle import Refused
+from shared.records import Record
 from shared.redis_client import Scripts
 from shared.settings import SiteSettings, Template
 
@@ -96,17 +97,10 @@ class Handlers:
         """The awaited pod became ready, failed, vanished (or `state` None: timed out)."""
         if state is not None and state.kind == "ready":
             started_at = self.clock()
+            url = self.site.container_url(container_id)
             try:
-                record = self._move(
-                    container_id,
-                    "running",
-                    {"pending"},
-                    phase="",
-                    url=self.site.container_url(container_id),
-                    started_at=started_at,
-                    error="",
-                )
-            except TransitionRefused:
+                record = lifecycle.mark_running(self.scripts, container_id, now=started_at, url=url)
+            except Refused:
                 return Done("cancelled")  # deleted or expired meanwhile: that entry cleans up
             return Done("running", launch_seconds=started_at - record.created_at)
         reason = state.reason if state is not None else timed_out(self.settings.ready_deadline)
@@ -117,14 +111,8 @@ class Handlers:
         if not builders.valid_container_id(delivery.container_id):
             return
         message = DELETE_FAILED if delivery.type in ("delete", "expire") else GAVE_UP
-        with contextlib.suppress(TransitionRefused):
-            self._move(
-                delivery.container_id,
-                "failed",
-                {"pending", "running", "deleting"},
-                phase="",
-                error=message,
-            )
+        with contextlib.suppress(Refused):
+            lifecycle.give_up(self.scripts, delivery.container_id, message, now=self.clock())
         log.warning(
             "dead-letter entry=%s type=%s id=%s deliveries=%d: %s",
             delivery.entry_id,
@@ -141,7 +129,7 @@ class Handlers:
         record = records.load(self.scripts, container_id)
         if record is None:
             return Done("gone")
-        if record.state != "pending":
+        if not lifecycle.allows(record, "creating"):
             return Done(f"skipped-{record.state}")
         if record.expires_at <= now:
             return Done("expired")  # the reaper turns it into an `expire` entry
@@ -149,16 +137,16 @@ class Handlers:
         if template is None:
             return self._fail_create(container_id, TEMPLATE_GONE)
         try:
-            record = self._move(container_id, "pending", {"pending"}, phase="creating")
-        except TransitionRefused:
+            record = lifecycle.mark_creating(self.scripts, container_id, now=self.clock())
+        except Refused:
             return Done("cancelled")
         try:
             pod = self._make_objects(record, template, now)
         except PermanentError as exc:
             return self._fail_create(container_id, exc.reason)
         try:
-            self._move(container_id, "pending", {"pending"}, phase="starting")
-        except TransitionRefused:
+            lifecycle.mark_starting(self.scripts, container_id, now=self.clock())
+        except Refused:
             # A delete (or the reaper) won the race while we made the objects: we remove them.
             self.kube.delete_all(builders.object_name(container_id))
             return Done("cancelled")
@@ -173,8 +161,8 @@ class Handlers:
 
     def _fail_create(self, container_id: str, reason: str) -> Done:
         try:
-            self._move(container_id, "failed", {"pending"}, phase="", error=reason)
-        except TransitionRefused:
+            lifecycle.fail(self.scripts, container_id, reason, now=self.clock())
+        except Refused:
             return Done("cancelled")
         try:
             self.kube.delete_all(builders.object_name(container_id))
@@ -196,19 +184,10 @@ class Handlers:
             self.kube.delete_all(builders.object_name(container_id))
         except PermanentError as exc:
             log.warning("delete of %s refused: %s", container_id, exc)
-            with contextlib.suppress(TransitionRefused):
-                self._move(container_id, "failed", {"deleting"}, phase="", error=DELETE_FAILED)
+            with contextlib.suppress(Refused):
+                lifecycle.delete_failed(self.scripts, container_id, DELETE_FAILED, now=self.clock())
             return Done("failed")
         if record is not None and record.state == "deleting":
-            with contextlib.suppress(TransitionRefused):
-                self._move(container_id, "deleted", {"deleting"}, phase="")
+            with contextlib.suppress(Refused):
+                lifecycle.mark_deleted(self.scripts, container_id, now=self.clock())
         return Done("deleted")
-
-    # -- records ------------------------------------------------------------------------------
-
-    def _move(
-        self, container_id: str, state: str, expected: set[str], **fields: str | float | None
-    ) -> Record:
-        return records.transition(
-            self.scripts, container_id, state, now=self.clock(), expected=expected, **fields
-        )

@@ -4,7 +4,7 @@ Run by every job when it starts, again while it runs every `reconcile_interval`,
 job reads a `reconcile` tick. In order:
 
 1. Reap: containers past their lifetime move to `deleting` with an `expire` entry (atomic,
-   `stream.REAP`), so deletion goes through the stream like any other, with its retries.
+   `lifecycle.reap`), so deletion goes through the stream like any other, with its retries.
 2. Snapshot the live records (the expiry index holds every live or deleting container).
 3. List Sprout's pods, services and ingresses (by label).
 4. Orphans: objects whose container's record is missing, failed or deleted are deleted
@@ -36,8 +36,8 @@ from functions.worker.podstatus import LIFETIME_ENDED, POD_VANISHED, summarize
 from functions.worker.settings import WorkerSettings
 from functions.worker.stream import Stream
 from functions.worker.tracker import container_id_of_object
-from shared import keys, records
-from shared.records import LIVE_STATES, TransitionRefused
+from shared import keys, lifecycle
+from shared.lifecycle import Refused
 from shared.redis_client import Scripts
 
 log = logging.getLogger("sprout.worker.reconcile")
@@ -45,7 +45,7 @@ log = logging.getLogger("sprout.worker.reconcile")
 LOST = "Sprout lost track of this request."
 # Objects of these containers are not orphans: live ones, and deleting ones (their delete
 # entry removes them; if that entry is lost, step 6 brings it back).
-KEPT_STATES = LIVE_STATES | {"deleting"}
+KEPT_STATES = frozenset({"pending", "running", "deleting"})
 CONSUMER_FORGET_AFTER = 3600.0
 # A pod's activeDeadlineSeconds is the lifetime left, in whole seconds, counted by the
 # cluster's clock from when the pod started: it ends at the expiry or a little after.
@@ -90,7 +90,7 @@ class Reconciler:
     def run(self) -> ReconcileReport:
         report = ReconcileReport()
         now = self.clock()
-        report.reaped = self.stream.reap(now)
+        report.reaped = lifecycle.reap(self.scripts, now=now)
         snapshot = self._live_records()
         try:
             pods = self.kube.list_pods().get("items") or []
@@ -205,16 +205,8 @@ class Reconciler:
                     continue  # expired: the reaper (this run's or the next) deletes it
                 reason = state.reason
             try:
-                records.transition(
-                    self.scripts,
-                    container_id,
-                    "failed",
-                    now=self.clock(),
-                    expected={"running"},
-                    phase="",
-                    error=reason,
-                )
-            except TransitionRefused:
+                lifecycle.crash(self.scripts, container_id, reason, now=self.clock())
+            except Refused:
                 continue
             report.vanished.append(container_id)
             try:
@@ -240,19 +232,11 @@ class Reconciler:
                 continue
             if seen.state == "pending" and seen.requeues >= 1:
                 try:
-                    records.transition(
-                        self.scripts,
-                        container_id,
-                        "failed",
-                        now=now,
-                        expected={"pending"},
-                        phase="",
-                        error=LOST,
-                    )
-                except TransitionRefused:
+                    lifecycle.fail(self.scripts, container_id, LOST, now=now)
+                except Refused:
                     continue
                 report.lost.append(container_id)
-            elif self.stream.requeue(
-                container_id, state=seen.state, updated_at=seen.updated_at, now=now
+            elif lifecycle.requeue(
+                self.scripts, container_id, state=seen.state, updated_at=seen.updated_at, now=now
             ):
                 report.requeued.append(container_id)

@@ -14,6 +14,7 @@ Rules this module keeps (DESIGN §5, §7):
   KEDA's lag trigger cannot see (see the package docstring).
 
 The Lua scripts below state their KEYS/ARGV contract; each answers JSON or a plain value.
+None writes a container record: those are all in `shared.lifecycle`.
 """
 
 from __future__ import annotations
@@ -93,50 +94,6 @@ DEAD_LETTER = r"""
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-return 1
-"""
-
-# Reap: containers whose lifetime passed move to `deleting` and get an `expire` entry (with
-# the request id of the create, so the container's logs share one id to the end).
-# KEYS[1] expiry index   KEYS[2] stream
-# ARGV[1] now   ARGV[2] max ids   ARGV[3] record key prefix
-# ARGV[4] live-set key prefix for clients   ARGV[5] live-set key prefix for owners
-# Answer: {"reaped": [id, ...], "due": n}
-REAP = r"""
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local reaped = {}
-for _, id in ipairs(ids) do
-  local key = ARGV[3] .. id
-  local record = redis.call('HMGET', key, 'state', 'client', 'owner', 'request_id')
-  local state = record[1]
-  if not state then
-    redis.call('ZREM', KEYS[1], id)
-  elseif state == 'pending' or state == 'running' then
-    redis.call('HSET', key, 'state', 'deleting', 'phase', '', 'updated_at', ARGV[1])
-    if record[2] then redis.call('SREM', ARGV[4] .. record[2], id) end
-    if record[3] then redis.call('SREM', ARGV[5] .. record[3], id) end
-    redis.call('XADD', KEYS[2], '*', 'type', 'expire', 'id', id, 'at', ARGV[1],
-               'request_id', record[4] or '')
-    table.insert(reaped, id)
-  elseif state ~= 'deleting' then
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-return cjson.encode({reaped = reaped, due = #ids})
-"""
-
-# Re-enqueue the entry of a record that has none left, if the record did not move meanwhile.
-# KEYS[1] record   KEYS[2] stream
-# ARGV[1] now   ARGV[2] state it must still be in   ARGV[3] updated_at it must still have
-# ARGV[4] entry type to add
-# Answer: 1 if re-enqueued, 0 if the record changed
-REQUEUE = r"""
-local record = redis.call('HMGET', KEYS[1], 'id', 'state', 'updated_at')
-if record[1] == false or record[2] ~= ARGV[2] or record[3] ~= ARGV[3] then return 0 end
-redis.call('HINCRBY', KEYS[1], 'requeues', 1)
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
-redis.call('XADD', KEYS[2], '*', 'type', ARGV[4], 'id', record[1], 'at', ARGV[1],
-           'request_id', 'requeue')
 return 1
 """
 
@@ -239,8 +196,6 @@ class Stream:
         self._reclaim_own = client.register_script(RECLAIM_OWN)
         self._heartbeat = client.register_script(HEARTBEAT)
         self._dead_letter = client.register_script(DEAD_LETTER)
-        self._reap = client.register_script(REAP)
-        self._requeue = client.register_script(REQUEUE)
         self._tick = client.register_script(TICK)
         self._forget = client.register_script(FORGET_CONSUMER)
 
@@ -317,31 +272,6 @@ class Stream:
         for name, value in fields.items():
             args += [name, value]
         self._dead_letter(keys=[self.stream, self.dead_letter_stream], args=args)
-
-    def reap(self, now: float, limit: int = 1000) -> list[str]:
-        """Move expired live containers to `deleting` with an `expire` entry; their ids."""
-        answer = json.loads(
-            self._reap(
-                keys=[keys.EXPIRY_INDEX, self.stream],
-                args=[
-                    repr(now),
-                    limit,
-                    keys.RECORD_PREFIX,
-                    keys.LIVE_BY_CLIENT_PREFIX,
-                    keys.LIVE_BY_OWNER_PREFIX,
-                ],
-            )
-        )
-        return [str(i) for i in _as_list(answer["reaped"])]
-
-    def requeue(self, container_id: str, *, state: str, updated_at: str, now: float) -> bool:
-        entry_type = "create" if state == "pending" else "delete"
-        return bool(
-            self._requeue(
-                keys=[keys.record(container_id), self.stream],
-                args=[repr(now), state, updated_at, entry_type],
-            )
-        )
 
     def outstanding_ids(self, limit: int = 100_000) -> set[str]:
         """Container ids named by entries still in the stream (undelivered or in hand)."""

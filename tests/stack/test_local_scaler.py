@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -112,3 +113,34 @@ def test_the_tick_runs_on_its_schedule_never_two_at_once(redis_client) -> None:
     assert len(ticks) == 2
     scaler.stop()
     assert all(t.poll() is not None for t in ticks)
+
+
+def test_a_new_entry_starts_a_job_at_once_not_at_the_next_poll(redis_client) -> None:
+    # A poll a minute apart: only the blocking read on the stream can start this job in time.
+    slow_polls = Trigger("container_events", "workers", lag_count=5, activation_lag_count=0,
+                         max_replicas=10, polling_interval=60)  # fmt: skip
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(number: int) -> subprocess.Popen[bytes]:
+        started.append(subprocess.Popen([sys.executable, "-c", "pass"]))
+        return started[-1]
+
+    scaler = Scaler(redis_client, slow_polls, start)
+    loop = threading.Thread(target=scaler.run)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 30  # half the poll interval: the read must have woken it
+        while scaler._last_entry is None:  # the loop has polled once and is waiting on the stream
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        redis_client.xadd("container_events", {"type": "create"})
+        while not started:
+            assert time.monotonic() < deadline, "the scaler waited for its next poll"
+            time.sleep(0.01)
+        assert scaler.started == 1
+    finally:
+        scaler.request_stop()
+        redis_client.xadd("container_events", {"type": "wake"})  # end the blocking read now
+        loop.join(timeout=70)
+        scaler.stop()
+    assert not loop.is_alive()

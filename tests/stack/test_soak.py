@@ -47,4 +47,7 @@ def test_a_short_soak_with_faults_keeps_every_invariant(tmp_path: Path) -> None:
     assert set(report.states_acked) <= {"running", "deleted", "failed"}, text
     assert report.errors.get("503 capacity_full", 0) > 0, text
     assert report.lag == 0 and report.pending_entries == 0
-    assert report.launch_server["n"] > 0 and report.launch_server["p50"] < 5, text
+    # Containers did start. How fast is a figure, not an invariant: the report prints it, and
+    # `python -m benchmarks.stack` measures click-to-running against its floor (a busy machine
+    # slows every launch without anything being wrong).
+    assert report.launch_server["n"] > 0, text

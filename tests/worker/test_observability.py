@@ -26,8 +26,7 @@ from redis.retry import Retry
 from deploy.local.redis_server import free_port
 from functions.worker import metrics
 from functions.worker.metrics import JobMetrics
-from functions.worker.stream import Stream
-from shared import keys, logs
+from shared import keys, lifecycle, logs
 from shared.context import Context
 from tests.clock import FakeClock
 from tests.worker.support import Target, create, delete, run_job, state, worker_settings
@@ -162,7 +161,7 @@ def test_expire_entries_carry_the_request_id_of_the_create(
     (container_id,) = create(ctx)
     run_job(worker_settings(sim, linger=0), redis_server.url)
     redis_client.zadd(keys.EXPIRY_INDEX, {container_id: 1.0})  # its lifetime is over
-    (reaped,) = Stream(redis_client, "test").reap(now=2.0)
+    (reaped,) = lifecycle.reap(ctx.scripts, now=2.0)
     assert reaped == container_id
     entries: Any = redis_client.xrange(keys.STREAM)
     expire = [fields for _, fields in entries if fields["type"] == "expire"]

@@ -1,5 +1,5 @@
 """The consumer group as jobs use it, on a real Redis: take-over, heartbeats, retries,
-dead-lettering, acknowledging, the reaper, re-enqueueing and the tick."""
+dead-lettering, acknowledging and the tick."""
 
 from __future__ import annotations
 
@@ -121,53 +121,6 @@ def test_dead_letter_moves_the_entry_with_its_story(redis_client: redis.Redis) -
     }
 
 
-def record(r: redis.Redis, container_id: str, state: str, expires_at: float) -> None:
-    fields: Any = {
-        "id": container_id,
-        "state": state,
-        "client": "cl",
-        "owner": "ow",
-        "expires_at": str(expires_at),
-        "updated_at": "1.0",
-    }
-    r.hset(keys.record(container_id), mapping=fields)
-    r.zadd(keys.EXPIRY_INDEX, {container_id: expires_at})
-    r.sadd(keys.live_by_client("cl"), container_id)
-    r.sadd(keys.live_by_owner("ow"), container_id)
-
-
-def test_reap_moves_expired_live_containers_to_deleting_with_an_expire_entry(
-    redis_client: redis.Redis,
-) -> None:
-    record(redis_client, "aaaaaaaaaaaa", "running", 100.0)
-    record(redis_client, "bbbbbbbbbbbb", "pending", 150.0)
-    record(redis_client, "cccccccccccc", "running", 500.0)  # not yet
-    record(redis_client, "dddddddddddd", "deleting", 100.0)  # its delete entry is coming
-    redis_client.zadd(keys.EXPIRY_INDEX, {"eeeeeeeeeeee": 50.0})  # record gone (TTL)
-    s = stream(redis_client)
-    assert sorted(s.reap(now=200.0)) == ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]
-    assert redis_client.hget(keys.record("aaaaaaaaaaaa"), "state") == "deleting"
-    assert redis_client.smembers(keys.live_by_client("cl")) == {"cccccccccccc", "dddddddddddd"}
-    added = [f for _, f in entries(redis_client)]
-    assert [(f["type"], f["id"]) for f in added] == [
-        ("expire", "aaaaaaaaaaaa"),
-        ("expire", "bbbbbbbbbbbb"),
-    ]
-    assert redis_client.zscore(keys.EXPIRY_INDEX, "eeeeeeeeeeee") is None
-    assert s.reap(now=200.0) == []  # no second entry
-
-
-def test_requeue_only_if_the_record_did_not_move(redis_client: redis.Redis) -> None:
-    record(redis_client, "aaaaaaaaaaaa", "pending", 900.0)
-    s = stream(redis_client)
-    assert not s.requeue("aaaaaaaaaaaa", state="pending", updated_at="0.5", now=10.0)
-    assert s.requeue("aaaaaaaaaaaa", state="pending", updated_at="1.0", now=10.0)
-    ((_, fields),) = entries(redis_client)
-    assert fields["type"] == "create" and fields["id"] == "aaaaaaaaaaaa"
-    assert redis_client.hget(keys.record("aaaaaaaaaaaa"), "requeues") == "1"
-    assert s.outstanding_ids() == {"aaaaaaaaaaaa"}
-
-
 def test_tick_adds_one_entry_only_when_work_waits_that_lag_cannot_show(
     redis_client: redis.Redis,
 ) -> None:
@@ -190,7 +143,10 @@ def test_tick_adds_one_entry_only_when_work_waits_that_lag_cannot_show(
     s.read_new(10)
     s.finish(entry_ids(redis_client))
     assert tick() == "idle"
-    record(redis_client, "aaaaaaaaaaaa", "running", 500.0)
+    redis_client.hset(
+        keys.record("aaaaaaaaaaaa"), mapping={"id": "aaaaaaaaaaaa", "state": "running"}
+    )
+    redis_client.zadd(keys.EXPIRY_INDEX, {"aaaaaaaaaaaa": 500.0})  # its lifetime ends at 500
     assert tick(now=600.0) == "expired"
     s.read_new(10)
     s.finish(entry_ids(redis_client))
