@@ -31,12 +31,12 @@ import pytest
 from PIL import Image
 
 from shared.captcha import pow, service
-from shared.captcha.failures import COUNTS, Rejected
+from shared.captcha.failures import Rejected
 from shared.context import Context
 from shared.errors import CaptchaFailed
 from shared.models import CaptchaVerifyRequest
 from tests import captcha_bots as bots
-from tests.captcha_support import captcha_context, jpeg_markers, png_chunks
+from tests.captcha_support import captcha_context, captcha_failures, jpeg_markers, png_chunks
 from tests.clock import FakeClock
 
 Bot = Callable[[service.Opened, random.Random], tuple[bots.Drag, bool]]
@@ -80,11 +80,11 @@ def send(
     """Post a solution after a moment to look and `wait_ms`; None if it earned a pass, else
     the rule that refused it (the server's failure counters say which)."""
     clock.advance(1.0 + wait_ms / 1000)
-    before = COUNTS.failures()
+    before = captcha_failures()
     try:
         service.verify(ctx, client=client, body=CaptchaVerifyRequest.model_validate(body))
     except CaptchaFailed:
-        after = COUNTS.failures()
+        after = captcha_failures()
         return next(reason for reason, n in after.items() if n != before.get(reason, 0))
     return None
 

@@ -1,8 +1,9 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { Container } from '@/api/types';
 import { makeChallenge, makeContainer, templates } from '@/testing/fixtures';
 import { routeFetch, type StubResponse } from '@/testing/fetch-stub';
+import { renderWithQuery } from '@/testing/render';
 import { App } from './app';
 
 function backend(opts: { create?: StubResponse } = {}) {
@@ -45,7 +46,7 @@ function backend(opts: { create?: StubResponse } = {}) {
 describe('App: the whole create flow against the API contract', () => {
   it('pick a template, solve the puzzle with the keyboard, see the container pending, delete it', async () => {
     const { requests } = backend();
-    render(<App />);
+    renderWithQuery(<App />);
     expect(await screen.findByText('No containers yet')).toBeInTheDocument();
     expect(screen.getByText('Simulated cluster')).toBeInTheDocument();
     expect(await screen.findByText(/Each container lives 1 hour 30 minutes, then it is deleted/)).toBeInTheDocument();
@@ -86,7 +87,7 @@ describe('App: the whole create flow against the API contract', () => {
         body: { error: { code: 'rate_limited', message: 'Too many', details: { policy: 'creates_per_address', retry_after: 300 } } },
       },
     });
-    render(<App />);
+    renderWithQuery(<App />);
     fireEvent.click(await screen.findByRole('button', { name: 'Create Static web server' }));
     const slider = await within(await screen.findByRole('dialog')).findByRole('slider');
     fireEvent.keyDown(slider, { key: 'PageUp' });

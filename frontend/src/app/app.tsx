@@ -5,9 +5,7 @@ import { NetworkBanner } from '@/components/network/network-banner';
 import { Toaster } from '@/components/notifications/toaster';
 import { ContainerList } from '@/features/containers/components/container-list';
 import { DeleteDialog } from '@/features/containers/components/delete-dialog';
-import { useContainers } from '@/features/containers/hooks/use-containers';
-import { useTemplates } from '@/features/containers/hooks/use-templates';
-import { refreshQuota } from '@/features/quota/hooks/use-quota';
+import { useContainers, useTemplates } from '@/features/containers/api/containers';
 import { QuotaBar } from '@/features/quota/components/quota-bar';
 import { useOnlineTracking } from '@/hooks/use-page-activity';
 import { formatDurationWords } from '@/lib/time';
@@ -20,28 +18,17 @@ function prefersReducedMotion() {
 export function App() {
   useOnlineTracking();
   const templates = useTemplates();
-  const { containers, upsert, refresh } = useContainers();
+  const containers = useContainers();
   const [toDelete, setToDelete] = useState<Container | null>(null);
   const createRef = useRef<HTMLDivElement>(null);
   const listRef = useRef<HTMLElement>(null);
 
-  const onCreated = useCallback(
-    (c: Container) => {
-      upsert(c);
-      if (window.matchMedia?.('(max-width: 1023px)').matches) {
-        listRef.current?.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
-      }
-    },
-    [upsert],
-  );
-
-  const onDeleted = useCallback(
-    (c: Container) => {
-      upsert(c);
-      void refreshQuota();
-    },
-    [upsert],
-  );
+  // The new card is in the list (the create put it there); on a phone, show it.
+  const onCreated = useCallback(() => {
+    if (window.matchMedia?.('(max-width: 1023px)').matches) {
+      listRef.current?.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
+    }
+  }, []);
 
   const live = containers?.filter((c) => c.state === 'pending' || c.state === 'running').length ?? 0;
 
@@ -129,7 +116,7 @@ export function App() {
         </p>
       </footer>
 
-      <DeleteDialog container={toDelete} onClose={() => setToDelete(null)} onDeleted={onDeleted} onFailed={refresh} />
+      <DeleteDialog container={toDelete} onClose={() => setToDelete(null)} />
       <Toaster />
     </div>
   );

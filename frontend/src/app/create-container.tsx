@@ -1,36 +1,34 @@
 import { Rocket, ShieldCheck } from 'lucide-react';
 import { forwardRef, useCallback, useState } from 'react';
-import type { Container, PassToken } from '@/api/types';
-import { notify } from '@/components/notifications/store';
+import type { PassToken } from '@/api/types';
+import { notify } from '@/stores/notifications';
 import { Button } from '@/components/ui/button';
 import { Card } from '@/components/ui/card';
 import { Dialog } from '@/components/ui/dialog';
 import { CaptchaPanel } from '@/features/captcha/components/captcha-panel';
 import type { CaptchaDeps } from '@/features/captcha/hooks/use-captcha';
-import { createContainer } from '@/features/containers/api/containers';
+import { useCreateContainer, type TemplatesState } from '@/features/containers/api/containers';
 import { TemplatePicker } from '@/features/containers/components/template-picker';
-import { cooldownStore, noteCreateError } from '@/features/containers/cooldown';
-import type { TemplatesState } from '@/features/containers/hooks/use-templates';
-import { useQuota } from '@/features/quota/hooks/use-quota';
+import { cooldownStore } from '@/features/containers/cooldown';
+import { useQuota } from '@/features/quota/api/rate-limit';
 import { useNowMs } from '@/hooks/use-now';
 import { useStore } from '@/lib/store';
 import { formatClock } from '@/lib/time';
 
 export interface CreateContainerProps {
   templates: TemplatesState;
-  onCreated: (c: Container) => void;
+  onCreated: () => void;
   captchaDeps?: CaptchaDeps;
-  create?: typeof createContainer;
 }
 
 /** Step 1: pick a template. Step 2: the CAPTCHA in a dialog. Step 3: POST /containers with the pass. */
 export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(function CreateContainer(
-  { templates, onCreated, captchaDeps, create = createContainer },
+  { templates, onCreated, captchaDeps },
   ref,
 ) {
   const [picked, setPicked] = useState<string | null>(null);
   const [open, setOpen] = useState(false);
-  const [creating, setCreating] = useState(false);
+  const create = useCreateContainer();
   const quota = useQuota();
   const now = useNowMs();
   const cooldown = useStore(cooldownStore);
@@ -38,24 +36,22 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
   const selected = picked ?? templates.templates[0]?.name ?? null;
   const selectedTitle = templates.templates.find((t) => t.name === selected)?.title ?? selected;
 
+  const { mutate } = create;
   const onPassed = useCallback(
-    async (token: PassToken) => {
+    (token: PassToken) => {
       if (!selected) return;
-      setCreating(true);
-      try {
-        const record = await create(selected, token.token);
-        onCreated(record);
-        notify({ tone: 'success', title: 'Container requested', message: `${selectedTitle} is starting. It usually takes a few seconds.` });
-        void quota.refresh();
-      } catch (e) {
-        noteCreateError(e); // the error itself is already shown by the API client
-        void quota.refresh();
-      } finally {
-        setCreating(false);
-        setOpen(false);
-      }
+      mutate(
+        { template: selected, token: token.token },
+        {
+          onSuccess: () => {
+            onCreated();
+            notify({ tone: 'success', title: 'Container requested', message: `${selectedTitle} is starting. It usually takes a few seconds.` });
+          },
+          onSettled: () => setOpen(false),
+        },
+      );
     },
-    [create, onCreated, quota, selected, selectedTitle],
+    [mutate, onCreated, selected, selectedTitle],
   );
 
   const cooling = cooldown.until != null && cooldown.until > now ? Math.ceil((cooldown.until - now) / 1000) : 0;
@@ -110,7 +106,7 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
       <Dialog
         open={open}
         onClose={() => setOpen(false)}
-        locked={creating}
+        locked={create.isPending}
         title="Quick check"
         initialFocusSelector="[role=slider]"
       >

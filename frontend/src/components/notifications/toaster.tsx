@@ -4,7 +4,7 @@ import { useNowMs } from '@/hooks/use-now';
 import { cn } from '@/lib/cn';
 import { useStore } from '@/lib/store';
 import { formatClock } from '@/lib/time';
-import { dismiss, notificationStore, type Notification } from './store';
+import { dismiss, notificationStore, type Notification } from '@/stores/notifications';
 
 const tones = {
   error: {

@@ -2,8 +2,8 @@ import { Boxes, RotateCcw, Sparkles } from 'lucide-react';
 import { useNowMs } from '@/hooks/use-now';
 import { cn } from '@/lib/cn';
 import { formatClock } from '@/lib/time';
-import { useQuota } from '../hooks/use-quota';
-import type { PolicyState } from '../store';
+import { useQuota } from '../api/rate-limit';
+import type { PolicyState } from '../policies';
 
 function Meter({ used, limit }: { used: number; limit: number }) {
   return (
