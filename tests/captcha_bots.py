@@ -8,7 +8,6 @@ milliseconds; pointer moves come once per frame and only when the pointer moved 
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 from collections.abc import Callable
@@ -116,16 +115,25 @@ def _decode(data: bytes, flags: int) -> Pixels:
 @dataclass(frozen=True)
 class Sight:
     """What a bot has to look at: the two pictures as OpenCV decodes them (the background
-    BGR, the piece BGRA, colour channels exactly as stored) and the piece's (public) row."""
+    BGR, the piece BGRA, colour channels exactly as stored), the piece's (public) row, and
+    the three places along it that look most like the piece's outline, best first: the
+    real notch and the two decoys, when the notches are drawn alike."""
 
     scene: Pixels
     cutout: Pixels
     y: int
+    candidates: list[int]
 
     @classmethod
-    def of(cls, background: bytes, piece: bytes, piece_y: int) -> Sight:
+    def of(
+        cls, background: bytes, piece: bytes, piece_y: int, candidates: list[int] | None = None
+    ) -> Sight:
+        """Decoded; `candidates` when already found in the same pictures, else found here."""
         scene = _decode(background, cv2.IMREAD_COLOR)
-        return cls(scene, _decode(piece, cv2.IMREAD_UNCHANGED), piece_y)
+        cutout = _decode(piece, cv2.IMREAD_UNCHANGED)
+        if candidates is None:
+            candidates = _notch_candidates(scene, cutout, piece_y)
+        return cls(scene, cutout, piece_y, candidates)
 
     @property
     def size(self) -> int:
@@ -135,12 +143,6 @@ class Sight:
     def alpha(self) -> Pixels:
         return self.cutout[..., 3]
 
-    @functools.cached_property
-    def candidates(self) -> list[int]:
-        """The three places that look most like the piece's outline, best first: the real
-        notch and the two decoys, when the notches are drawn alike."""
-        return _notch_candidates(self)
-
     def under(self, x: int) -> Floats:
         """The background where the piece would sit at offset `x`."""
         return self.scene[self.y : self.y + self.size, x : x + self.size].astype(np.float32)
@@ -149,22 +151,23 @@ class Sight:
 Solver = Callable[[Sight], int]  # where a bot drags the piece, from what it sees
 
 
-def _outline_scores(sight: Sight) -> Floats:
+def _outline_scores(scene: Pixels, cutout: Pixels, y: int) -> Floats:
     """How well the background's edges along the piece's row match the piece's outline, per x."""
-    gray = cv2.cvtColor(sight.scene, cv2.COLOR_BGR2GRAY)
-    outline = cv2.Canny(sight.alpha, 100, 200)
+    size = cutout.shape[0]
+    gray = cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY)
+    outline = cv2.Canny(cutout[..., 3], 100, 200)
     edges = cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 50, 150)
-    band = edges[sight.y : sight.y + sight.size, :]
-    scores: Floats = cv2.matchTemplate(band, outline, cv2.TM_CCOEFF_NORMED)[0]
-    scores[: sight.size] = -1  # the answer is never under the resting piece
+    scores: Floats = cv2.matchTemplate(edges[y : y + size, :], outline, cv2.TM_CCOEFF_NORMED)[0]
+    scores[:size] = -1  # the answer is never under the resting piece
     return scores
 
 
-def _notch_candidates(sight: Sight) -> list[int]:
-    scores = _outline_scores(sight)
+def _notch_candidates(scene: Pixels, cutout: Pixels, y: int) -> list[int]:
+    scores = _outline_scores(scene, cutout, y)
+    size = cutout.shape[0]
     candidates: list[int] = []
     for x in np.argsort(-scores, kind="stable"):
-        if all(abs(int(x) - c) > sight.size // 2 for c in candidates):
+        if all(abs(int(x) - c) > size // 2 for c in candidates):
             candidates.append(int(x))
         if len(candidates) == 3:
             break
@@ -195,7 +198,7 @@ def _solid(sight: Sight, depth: float) -> npt.NDArray[np.bool_]:
 def opencv_solver(sight: Sight) -> int:
     """The classic attack: Canny edges of the background against the piece's outline,
     template matching along the piece's (public) row, right of the resting piece."""
-    return int(np.argmax(_outline_scores(sight)))
+    return int(np.argmax(_outline_scores(sight.scene, sight.cutout, sight.y)))
 
 
 def colour_solver(sight: Sight) -> int:
