@@ -3,12 +3,13 @@
 Kubernetes enforces the profile on namespaces labelled `pod-security.kubernetes.io/enforce:
 restricted` (both of Sprout's namespaces are). This module applies the same controls before
 anything reaches a cluster, so a pod the worker builds or a template in deploy/ that would be
-rejected fails a test instead:
+rejected fails a test instead; and it is the simulated API server's admission
+(deploy/local/kubesim), so the worker's pods meet the one checker on their way in:
 
     from deploy import podsecurity
     problems = podsecurity.violations(pod)          # a V1Pod, or any manifest as a dict
     podsecurity.assert_restricted(pod)              # raises PodSecurityError listing them
-    podsecurity.sandbox_violations(pod)             # restricted + DESIGN §8 for visitor pods
+    podsecurity.sandbox_violations(pod)             # restricted + what a visitor's pod needs
 
 `violations` accepts a Pod, a workload with a pod template (Deployment, StatefulSet, DaemonSet,
 ReplicaSet, Job, CronJob, Knative Service/Configuration/Revision, KEDA ScaledJob), either as a
@@ -258,7 +259,7 @@ def pod_spec_violations(
 
 
 def sandbox_violations(manifest: Any) -> list[Violation]:
-    """`restricted`, plus what DESIGN §8 asks of a visitor's pod beyond it.
+    """`restricted`, plus what Sprout asks of a visitor's pod beyond it.
 
     No service-account token, CPU/memory/ephemeral-storage limits on every container, an
     `activeDeadlineSeconds`, and the labels `app.kubernetes.io/part-of=sprout` and

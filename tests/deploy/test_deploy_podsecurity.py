@@ -183,7 +183,7 @@ def test_kubernetes_client_models_are_accepted() -> None:
     assert "allowPrivilegeEscalation" in {v.control for v in podsecurity.violations(pod)}
 
 
-def test_sandbox_rules_add_design_section_8() -> None:
+def test_sandbox_rules_add_sprouts_own() -> None:
     pod = good_pod()
     pod["spec"]["automountServiceAccountToken"] = True
     del pod["spec"]["activeDeadlineSeconds"]

@@ -58,18 +58,20 @@ def test_expired_containers_are_deleted(
     target: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
 ) -> None:
     stale = create(backdated(ctx, 3700), n=3)  # expired before any job saw them
-    soon = create(backdated(ctx, 3600 - 2), n=3)  # expire 2 s from now
+    fresh = create(ctx, n=3)  # an hour to live
     run_job(worker_settings(target), redis_server.url)
     assert {state(redis_client, i)["state"] for i in stale} == {"deleted"}
-    assert {state(redis_client, i)["state"] for i in soon} == {"running"}
+    assert {state(redis_client, i)["state"] for i in fresh} == {"running"}
     assert len(target.objects()["pods"]) == 3
-    wait_for(lambda: time.time() > float(state(redis_client, soon[0])["expires_at"]) + 0.1,
-             timeout=5, what="the lifetime to pass")  # fmt: skip
-    # No traffic: the scheduled tick sees the expiry and adds an entry a job will run on.
-    tick = Stream(redis_client, "tick").tick(now=time.time(), min_idle=2, reconcile_interval=300)
+    # An hour later by the worker's clock (not the machine's, so no job can be too slow for
+    # the test), with no traffic: the scheduled tick sees the expiry and adds an entry a job
+    # will run on.
+    later = float(state(redis_client, fresh[-1])["expires_at"]) + 1
+    tick = Stream(redis_client, "tick").tick(now=later, min_idle=2, reconcile_interval=300)
     assert tick == "expired"
-    report = run_job(worker_settings(target), redis_server.url)
-    assert {state(redis_client, i)["state"] for i in soon} == {"deleted"}
+    offset = later - time.time()
+    report = run_job(worker_settings(target), redis_server.url, clock=lambda: time.time() + offset)
+    assert {state(redis_client, i)["state"] for i in fresh} == {"deleted"}
     assert report.outcomes["deleted"] == 3 and report.outcomes["tick"] == 1
     wait_for(lambda: not any(target.objects().values()), timeout=30, what="an empty namespace")
     assert redis_client.zcard(keys.EXPIRY_INDEX) == 0
@@ -237,6 +239,13 @@ def test_a_pod_already_being_deleted_is_not_an_orphan(
     sim.configure(deletion_delay=5)
     make_objects(sim, "bbbbbbbbbbbb")  # no record
     name = builders.object_name("bbbbbbbbbbbb")
+    # Only a pod bound to a node has something to stop: an unscheduled one is deleted at once,
+    # on a cluster as in the simulator. Wait for the binding, then delete gracefully.
+    wait_for(
+        lambda: sim.core.read_namespaced_pod(name, "sprout").spec.node_name,
+        timeout=10,
+        what="the pod to be bound to a node",
+    )
     sim.core.delete_namespaced_pod(name, "sprout")  # graceful: it lingers, terminating
     assert sim.core.read_namespaced_pod(name, "sprout").metadata.deletion_timestamp
     report = make_job(worker_settings(sim), redis_server.url).reconciler.run()
