@@ -8,8 +8,8 @@ in the same run, round by round in turn with it: the plain picture (the same pro
 scenery, drawn and JPEG-encoded, without notches or piece). The ratio is what making the
 puzzle out of the picture costs on top of it, on a busy machine as on an idle one.
 
-Verify = take the challenge out of Redis, every check with the proof of work at the default
-18 bits, and the pass written (`service.verify`, a person's drag). Wall time includes the
+Verify = take the challenge out of Redis, every check with the proof of work at the slider's
+base difficulty, and the pass written (`service.verify`, a person's drag). Wall time includes the
 Redis round trips (loopback); CPU time is this process's. The process is pinned to one core.
 Goals: generate <= 20 ms, verify <= 2 ms CPU. Without --redis-url it starts a throwaway
 redis-server from PATH.
@@ -231,7 +231,7 @@ Prepared = tuple[CaptchaVerifyRequest, store.Challenge]
 def _prepared(ctx: Context, i: int, rng: random.Random, salt: str, nonce: str) -> Prepared:
     """A challenge stored as `open_challenge` stores it, and a person's answer to it. All
     share one salt, solved once: checking a nonce costs one hash at any difficulty, solving
-    one at 18 bits costs about 2**18, and that is the browser's work, not the server's."""
+    one at N bits costs about 2**N, and that is the browser's work, not the server's."""
     layout = puzzle.plan(rng)
     now = ctx.clock()
     challenge = store.Challenge(
@@ -249,11 +249,12 @@ def _prepared(ctx: Context, i: int, rng: random.Random, salt: str, nonce: str) -
     opened = store.open_challenge(
         ctx.scripts.client,
         challenge,
+        network=challenge.client,
         ttl=ctx.captcha.challenge_ttl,
         limit=10**9,
         window=60,
         failure_window=ctx.captcha.failure_window,
-        difficulties=[challenge.difficulty],
+        price=store.price_of(ctx.captcha, "slider", ctx.limits.capacity),  # nothing in use
     )
     assert opened.ok and opened.difficulty == challenge.difficulty
     drag = human_drag(layout.x, rng, max_offset=puzzle.max_offset(layout.size))

@@ -17,9 +17,9 @@ from PIL import Image
 
 from shared.captcha import pow, puzzle, track
 from shared.captcha.failures import REASONS, Rejected
-from shared.captcha.service import difficulty_ladder
+from shared.errors import ConfigError
 from shared.models import TrackPoint
-from shared.settings import CaptchaSettings
+from shared.settings import MAX_PERSON_BITS, CaptchaSettings, load
 from tests.captcha_bots import Track, human_drag, key_presses
 from tests.captcha_support import jpeg_markers, png_chunks
 
@@ -216,12 +216,34 @@ def test_solve_finds_the_smallest_nonce_and_is_valid_checks_it() -> None:
     assert not pow.is_valid(salt, "١٢", 0)  # Arabic-Indic digits are digits, not ASCII
 
 
-def test_difficulty_ladders() -> None:
+def test_difficulty_tables_are_checked_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = CaptchaSettings()
-    assert difficulty_ladder(settings, "slider") == [18, 20, 22, 24]
-    assert difficulty_ladder(settings, "pow") == [22, 24]
-    assert difficulty_ladder(CaptchaSettings(difficulty_step=0), "slider") == [18]
-    assert difficulty_ladder(CaptchaSettings(max_difficulty=10), "pow") == [22]
+    assert (settings.slider_difficulty, settings.pow_difficulty) == (16, 17)
+    assert settings.max_difficulty == MAX_PERSON_BITS
+    monkeypatch.setenv(
+        "SPROUT_CAPTCHA_LOAD_LEVELS", '[{"at": 0.6, "bits": 2}, {"at": 0.9, "bits": 4}]'
+    )
+    assert [(level.at, level.bits) for level in load(CaptchaSettings).load_levels] == [
+        (0.6, 2),
+        (0.9, 4),
+    ]
+    refusals = [
+        ("SPROUT_CAPTCHA_MAX_DIFFICULTY", str(MAX_PERSON_BITS + 1), "less than or equal to 19"),
+        ("SPROUT_CAPTCHA_POW_DIFFICULTY", str(MAX_PERSON_BITS + 1), "less than or equal to 19"),
+        ("SPROUT_CAPTCHA_LOAD_LEVELS", '[{"at": 0.9, "bits": 1}, {"at": 0.5, "bits": 2}]', "rise"),
+        ("SPROUT_CAPTCHA_FAILURE_LEVELS", '[{"at": 1, "bits": 2}, {"at": 3, "bits": 2}]', "rise"),
+        ("SPROUT_CAPTCHA_NETWORK_FAILURE_LEVELS", '[{"at": 0.5, "bits": 1}]', "a count"),
+        ("SPROUT_CAPTCHA_FAILURE_LEVELS", '[{"at": 65, "bits": 1}]', "from 1 to 64"),
+        ("SPROUT_CAPTCHA_LOAD_LEVELS", '[{"at": 0.5, "bits": 0}]', "greater than or equal to 1"),
+    ]
+    for variable, value, words in refusals:
+        with monkeypatch.context() as env:
+            env.setenv(variable, value)
+            with pytest.raises(ConfigError, match=words) as refused:
+                load(CaptchaSettings)
+            assert variable in str(refused.value)
+    with pytest.raises(ConfigError, match="SLIDER_DIFFICULTY: Value error, above max_difficulty"):
+        load(CaptchaSettings, slider_difficulty=12, max_difficulty=10)
 
 
 # Track rules ---------------------------------------------------------------------------------
