@@ -80,3 +80,7 @@ def captcha_challenge(challenge_id: str) -> str:
 
 def captcha_failures(client: str) -> str:
     return f"{PREFIX}captcha:failures:{client}"  # zset of failed-attempt timestamps (window)
+
+
+def captcha_network_failures(network: str) -> str:
+    return f"{PREFIX}captcha:netfailures:{network}"  # zset of failed-attempt timestamps (window)

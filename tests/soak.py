@@ -423,7 +423,10 @@ def soak_environment(options: SoakOptions) -> dict[str, str]:
         "SPROUT_LIMIT_LINE_LENGTH": str(options.line),
         "SPROUT_LIMIT_PLACE_TIMEOUT": str(options.place_timeout),
         "SPROUT_CAPTCHA_SLIDER_DIFFICULTY": "8",
-        "SPROUT_CAPTCHA_DIFFICULTY_STEP": "0",
+        # A constant proof of work, whatever the load and the failures the soak provokes.
+        "SPROUT_CAPTCHA_LOAD_LEVELS": "[]",
+        "SPROUT_CAPTCHA_FAILURE_LEVELS": "[]",
+        "SPROUT_CAPTCHA_NETWORK_FAILURE_LEVELS": "[]",
         # Orphans found within the settle time, not after 5 minutes.
         "SPROUT_WORKER_RECONCILE_INTERVAL": "30",
     }

@@ -29,7 +29,9 @@ def request_challenge(call: Call) -> flask.Response:
 
 def verify(call: Call) -> flask.Response:
     body = call.json_body(CaptchaVerifyRequest)
-    return json_response(service.verify(call.ctx, client=call.client, body=body))
+    return json_response(
+        service.verify(call.ctx, client=call.client, network=call.network, body=body)
+    )
 
 
 ROUTES = Routes(

@@ -23,6 +23,7 @@ if (typeof window !== 'undefined' && !('PointerEvent' in window)) {
 }
 
 beforeEach(() => {
+  localStorage.clear();
   notificationStore.set([]);
   networkStore.set({ online: true, slowRequests: 0, unreachable: false });
   cooldownStore.set({ until: null, reason: null });

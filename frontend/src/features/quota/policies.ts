@@ -73,3 +73,14 @@ export function summarize(policies: Policies): QuotaSummary {
     .sort((a, b) => a.remaining! - b.remaining! || a.limit! - b.limit!)[0];
   return { creates: policies.creates_per_address, live };
 }
+
+/**
+ * Seconds until a policy's window resets, or null when it is not counting. Never more than the
+ * window: just after the first create the server's count may round up past it.
+ */
+export function resetIn(p: PolicyState | undefined, now = Date.now()): number | null {
+  if (!p?.resetAt) return null;
+  const s = Math.ceil((p.resetAt - now) / 1000);
+  if (s <= 0) return null;
+  return p.window ? Math.min(s, p.window) : s;
+}

@@ -1,11 +1,9 @@
-import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { queryOptions, useQuery } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import { request, type RequestOptions } from '@/api/client';
 import type { Container, TemplatesResponse } from '@/api/types';
 import { config } from '@/config/env';
-import { rateLimitKey } from '@/features/quota/api/rate-limit';
 import { dismiss, notifyError } from '@/stores/notifications';
-import { noteCreateError } from '../cooldown';
 
 export const containersKey = ['containers'] as const;
 export const templatesKey = ['templates'] as const;
@@ -58,60 +56,30 @@ export function isBusy(containers: Container[] | undefined): boolean {
 /**
  * The caller's containers, polled with ETag / If-None-Match so an unchanged list costs the server
  * a 304 and no body: every pollFastMs while anything moves, every pollSlowMs otherwise. Failed
- * polls are retried with back-off; the visitor hears of them from the second on, under one key.
+ * polls are retried with back-off (forever: the list is the page's pulse).
  */
+export const containersQuery = queryOptions({
+  queryKey: containersKey,
+  queryFn: async ({ client, signal }): Promise<ContainerListState> => {
+    const known = client.getQueryData<ContainerListState>(containersKey);
+    const result = await listContainers(known?.etag ?? null, { signal, notify: false });
+    dismiss(POLL_KEY); // the server answers again
+    if (!result.changed) return known ?? { containers: [], etag: null };
+    return { containers: result.containers, etag: result.etag };
+  },
+  refetchInterval: (q) => (isBusy(q.state.data?.containers) ? config.pollFastMs : config.pollSlowMs),
+  // Fresh for one fast interval: a list that just came in is not asked for again on mount.
+  staleTime: config.pollFastMs,
+  retry: true,
+});
+
+/** The list, or null before the first answer. A failing poll is reported from the second failure on. */
 export function useContainers() {
-  const query = useQuery({
-    queryKey: containersKey,
-    queryFn: async ({ client, signal }): Promise<ContainerListState> => {
-      const known = client.getQueryData<ContainerListState>(containersKey);
-      const result = await listContainers(known?.etag ?? null, { signal, notify: false });
-      if (!result.changed) return known ?? { containers: [], etag: null };
-      return { containers: result.containers, etag: result.etag };
-    },
-    refetchInterval: (q) => (isBusy(q.state.data?.containers) ? config.pollFastMs : config.pollSlowMs),
-    retry: true,
-  });
-  const { failureCount, failureReason, dataUpdatedAt } = query;
+  const { data, failureCount, failureReason } = useQuery(containersQuery);
   useEffect(() => {
     if (failureCount >= 2) notifyError(failureReason, POLL_KEY);
   }, [failureCount, failureReason]);
-  useEffect(() => {
-    if (dataUpdatedAt) dismiss(POLL_KEY);
-  }, [dataUpdatedAt]);
-  return query.data?.containers ?? null;
-}
-
-/** Put a record the server just returned in place, then ask for the whole list again. */
-function upsert(client: QueryClient, c: Container): Promise<void> {
-  client.setQueryData<ContainerListState>(containersKey, (known) => ({
-    // No ETag: the next answer must be the full list, never a 304 against the old one.
-    etag: null,
-    containers: [c, ...(known?.containers ?? []).filter((x) => x.id !== c.id)],
-  }));
-  // Abandons a poll in flight, so a stale answer never overwrites the record just put in.
-  return client.invalidateQueries({ queryKey: containersKey });
-}
-
-export function useCreateContainer() {
-  const client = useQueryClient();
-  return useMutation({
-    mutationFn: ({ template, token }: { template: string; token: string }) => createContainer(template, token),
-    onSuccess: (record) => upsert(client, record),
-    onError: noteCreateError, // the error itself is already shown by the API client
-    onSettled: () => client.invalidateQueries({ queryKey: rateLimitKey }),
-  });
-}
-
-export function useDeleteContainer() {
-  const client = useQueryClient();
-  return useMutation({
-    mutationFn: (id: string) => deleteContainer(id),
-    onSuccess: (record) => upsert(client, record),
-    // e.g. 404 (already gone): the list is out of date; the error is already shown.
-    onError: () => client.invalidateQueries({ queryKey: containersKey }),
-    onSettled: () => client.invalidateQueries({ queryKey: rateLimitKey }),
-  });
+  return data?.containers ?? null;
 }
 
 export interface TemplatesState {
@@ -124,13 +92,15 @@ export interface TemplatesState {
 }
 
 /** The offered templates: asked once; a failure shows a retry button rather than retrying. */
+export const templatesQuery = queryOptions({
+  queryKey: templatesKey,
+  queryFn: ({ signal }) => getTemplates({ signal, notify: 'templates' }),
+  staleTime: Infinity,
+  retry: false,
+});
+
 export function useTemplates(): TemplatesState {
-  const query = useQuery({
-    queryKey: templatesKey,
-    queryFn: ({ signal }) => getTemplates({ signal, notify: 'templates' }),
-    staleTime: Infinity,
-    retry: false,
-  });
+  const query = useQuery(templatesQuery);
   const data = query.data;
   return {
     templates: data?.templates ?? [],

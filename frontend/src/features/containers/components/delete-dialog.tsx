@@ -2,7 +2,7 @@ import { Trash2 } from 'lucide-react';
 import type { Container } from '@/api/types';
 import { Button } from '@/components/ui/button';
 import { Dialog } from '@/components/ui/dialog';
-import { useDeleteContainer } from '../api/containers';
+import { useDeleteContainer } from '../api/mutations';
 
 export interface DeleteDialogProps {
   container: Container | null;

@@ -1,4 +1,4 @@
-import { useQuery, type QueryClient } from '@tanstack/react-query';
+import { queryOptions, useQuery, type QueryClient } from '@tanstack/react-query';
 import { addResponseObserver, request } from '@/api/client';
 import type { RateLimitResponse } from '@/api/types';
 import { summarize, untilNextReset, withHeaders, withPolicies, type Policies } from '../policies';
@@ -30,16 +30,21 @@ export function observeRateLimitHeaders(client: QueryClient): () => void {
 }
 
 /** The caller's quotas: asked at start, on focus, after each create or delete, and when a window resets. */
+export const rateLimitQuery = queryOptions({
+  queryKey: rateLimitKey,
+  queryFn: async ({ client, signal }): Promise<Policies> =>
+    withPolicies(client.getQueryData<Policies>(rateLimitKey) ?? {}, (await getRateLimit(signal)).policies),
+  // Half a second after the earliest reset, so the server has moved on too.
+  refetchInterval: (q) => {
+    const wait = q.state.data ? untilNextReset(q.state.data) : null;
+    return wait == null ? false : Math.min(wait + 500, 2 ** 31 - 1);
+  },
+  // Not asked again on mount right after the first answer; asked again on focus after that.
+  staleTime: 5000,
+  retry: 2,
+});
+
 export function useQuota() {
-  const query = useQuery({
-    queryKey: rateLimitKey,
-    queryFn: async ({ client, signal }) => withPolicies(client.getQueryData<Policies>(rateLimitKey) ?? {}, (await getRateLimit(signal)).policies),
-    // Half a second after the earliest reset, so the server has moved on too.
-    refetchInterval: (q) => {
-      const wait = q.state.data ? untilNextReset(q.state.data) : null;
-      return wait == null ? false : Math.min(wait + 500, 2 ** 31 - 1);
-    },
-    retry: 2,
-  });
+  const query = useQuery(rateLimitQuery);
   return { loaded: query.isSuccess, ...summarize(query.data ?? {}) };
 }
