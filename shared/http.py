@@ -68,7 +68,8 @@ class Call:
     client: str  # keyed hash of the client address
     owner: str | None  # keyed hash of the owner secret, if the caller sent one
     network: str  # keyed hash of the network around the client address
-    new_owner_secret: str | None = None  # set when this call issues an identity
+    new_owner_secret: str | None = None  # set when this call issues (or hands over) an identity
+    owner_secret: str | None = None  # the secret itself: only a transfer code carries it on
 
     def ensure_owner(self) -> str:
         """The caller's owner hash, issuing a fresh secret (cookie) if they have none."""
@@ -76,6 +77,12 @@ class Call:
             self.new_owner_secret = identity.new_owner_secret()
             self.owner = identity.owner_hash(self.ctx.api.secret_key, self.new_owner_secret)
         return self.owner
+
+    def adopt_owner(self, owner_secret: str) -> None:
+        """Become the owner behind `owner_secret` (a redeemed transfer code): this call's
+        answer sets it as the owner cookie, as for a fresh identity."""
+        self.new_owner_secret = self.owner_secret = owner_secret
+        self.owner = identity.owner_hash(self.ctx.api.secret_key, owner_secret)
 
     def json_body(self, model: type[ModelT]) -> ModelT:
         return parse_json(self.request, model, self.ctx.api.max_body_bytes)
@@ -245,6 +252,7 @@ def _make_call(request: flask.Request, ctx: Context, request_id: str) -> Call:
         client=identity.client_hash(ctx.api.secret_key, address),
         owner=identity.owner_hash(ctx.api.secret_key, secret) if secret else None,
         network=identity.network_hash(ctx.api.secret_key, network),
+        owner_secret=secret,
     )
 
 

@@ -84,3 +84,19 @@ def captcha_failures(client: str) -> str:
 
 def captcha_network_failures(network: str) -> str:
     return f"{PREFIX}captcha:netfailures:{network}"  # zset of failed-attempt timestamps (window)
+
+
+def transfer_code(code_hash: str) -> str:
+    return f"{PREFIX}transfer:{code_hash}"  # string "expires_at owner-secret", TTL the code's life
+
+
+def transfers_by_client(client: str) -> str:
+    return f"{PREFIX}rl:transfers:{client}"  # zset of transfer codes made (sliding window)
+
+
+def redeems_by_client(client: str) -> str:
+    return f"{PREFIX}rl:redeems:{client}"  # zset of transfer codes tried (sliding window)
+
+
+def redeems_by_network(network: str) -> str:
+    return f"{PREFIX}rl:netredeems:{network}"

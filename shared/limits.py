@@ -97,6 +97,22 @@ POLICIES: dict[str, Kind] = {
         "Puzzles asked for from your address in the last minute",
         "Too many puzzles asked for from your address: {limit} a minute. Try again in {wait}.",
     ),
+    "transfers_per_address": Kind(
+        "address",
+        "Transfer codes made from your address in the last hour",
+        "Too many transfer codes made from your address: {limit} an hour. Try again in {wait}.",
+    ),
+    "redeems_per_address": Kind(
+        "address",
+        "Transfer codes tried from your address in the last hour",
+        "Too many transfer codes tried from your address: {limit} an hour. Try again in {wait}.",
+    ),
+    "redeems_per_network": Kind(
+        "network",
+        "Transfer codes tried from your network (addresses near yours) in the last hour",
+        "Too many transfer codes tried from your network: {limit} an hour from addresses near "
+        "yours, including other people's. Try again in {wait}.",
+    ),
     "capacity": Kind("global", "Containers at once on the whole service", ""),
 }
 
@@ -113,6 +129,9 @@ def limit_of(name: str, limits: LimitSettings) -> int:
         "places_per_address": limits.places_per_address,
         "places_per_network": limits.network_places,
         "challenges_per_address": limits.challenges_per_minute,
+        "transfers_per_address": limits.transfers_per_hour,
+        "redeems_per_address": limits.redeems_per_hour,
+        "redeems_per_network": limits.network_redeems,
         "capacity": limits.capacity,
     }[name]
 
@@ -120,6 +139,8 @@ def limit_of(name: str, limits: LimitSettings) -> int:
 def window_of(name: str, limits: LimitSettings) -> int | None:
     if name == "challenges_per_address":
         return limits.challenge_window
+    if name.startswith(("transfers_", "redeems_")):
+        return limits.transfer_window
     return limits.create_window if name.startswith(("creates_", "pow_creates_")) else None
 
 
@@ -179,6 +200,20 @@ def create_check(
             "places": place_quotas(limits, client=client, network=network),
         },
     }
+
+
+def transfer_quotas(limits: LimitSettings, *, client: str) -> list[dict[str, Any]]:
+    """The policy making a transfer code is checked against."""
+    return [_quota("transfers_per_address", keys.transfers_by_client(client), limits)]
+
+
+def redeem_quotas(limits: LimitSettings, *, client: str, network: str) -> list[dict[str, Any]]:
+    """The policies trying a transfer code is checked against (every try counts: guessing
+    codes costs what trying them does)."""
+    return [
+        _quota("redeems_per_address", keys.redeems_by_client(client), limits),
+        _quota("redeems_per_network", keys.redeems_by_network(network), limits),
+    ]
 
 
 def place_quotas(limits: LimitSettings, *, client: str, network: str) -> list[dict[str, Any]]:

@@ -43,6 +43,19 @@ class CaptchaRequest(Strict):
     )
 
 
+# A transfer code: 10 characters of an alphabet with nothing to mistake (no 0/O, 1/I/L, U),
+# shown as two groups of five; typed in either case, with or without the dash.
+TRANSFER_CODE_CHARACTER = "[2-9A-HJKMNP-TV-Za-hjkmnp-tv-z]"
+TRANSFER_CODE_PATTERN = f"^{TRANSFER_CODE_CHARACTER}{{5}}-?{TRANSFER_CODE_CHARACTER}{{5}}$"
+
+
+class RedeemTransferRequest(Strict):
+    code: str = Field(
+        pattern=TRANSFER_CODE_PATTERN,
+        description="A transfer code from POST /containers/transfer, such as `K7M2Q-XP4RT`",
+    )
+
+
 class TrackPoint(Strict):
     x: float = Field(ge=-1000, le=1000)
     y: float = Field(ge=-1000, le=1000)
@@ -106,6 +119,15 @@ class TemplateList(BaseModel):
     templates: list[TemplateInfo]
     lifetime: int = Field(description="Seconds a container lives")
     cluster: ClusterInfo
+
+
+class TransferCode(BaseModel):
+    """A one-time code that carries the caller's containers (their owner identity) to another
+    browser: typed there, or opened as a link."""
+
+    code: str = Field(description="Ten characters in two groups, such as `K7M2Q-XP4RT`")
+    link: str = Field(description="The page's path that redeems the code: `/?transfer=<code>`")
+    expires_at: float = Field(description="When the code stops working (epoch s)")
 
 
 class Policy(BaseModel):

@@ -26,7 +26,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from shared import lifecycle, scripts
+from shared import lifecycle, scripts, transfer
 
 NEVER_AGAIN = Retry(NoBackoff(), retries=0)
 # Once more, 20 ms later: that heals a connection that broke (Redis restarted, or closed it)
@@ -68,6 +68,8 @@ class Scripts:
         self.list = client.register_script(lifecycle.LIST)
         self.read = client.register_script(lifecycle.READ)
         self.limits = client.register_script(scripts.LIMITS)
+        self.transfer_make = client.register_script(transfer.MAKE)
+        self.transfer_redeem = client.register_script(transfer.REDEEM)
 
     def run(
         self, script: Script, keys: list[str], args: list[Any], *, idempotent: bool = False

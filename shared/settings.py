@@ -78,6 +78,9 @@ class ApiSettings(RedisSettings, SiteSettings):
     record_ttl: int = Field(default=24 * 3600, ge=3600, description="TTL of container records")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     cluster_simulated: bool = Field(default=False, description="Shown on the page")
+    transfer_ttl: int = Field(
+        default=600, ge=60, le=3600, description="How long a transfer code lasts, s"
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -143,10 +146,25 @@ class LimitSettings(BaseSettings):
         default=30, ge=5, description="A place lapses when its page stops checking this long, s"
     )
     max_wait: int = Field(default=3600, ge=60, description="The longest a place lasts, s")
+    # Transfer codes (`shared.transfer`): making them, and trying them (a guess costs a try).
+    transfers_per_hour: int = Field(
+        default=10, ge=1, description="Transfer codes one address may make per window"
+    )
+    redeems_per_hour: int = Field(
+        default=20, ge=1, description="Transfer codes one address may try per window"
+    )
+    redeems_per_network: int = Field(
+        default=60, ge=1, description="Transfer codes one network may try per window"
+    )
+    transfer_window: int = Field(default=3600, ge=1)
 
     @property
     def network_places(self) -> int:
         return max(self.places_per_network, self.places_per_address)
+
+    @property
+    def network_redeems(self) -> int:
+        return max(self.redeems_per_network, self.redeems_per_hour)
 
     @property
     def network_creates(self) -> int:

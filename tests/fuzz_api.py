@@ -107,6 +107,8 @@ ORDER = (
     "listContainers",
     "getContainer",
     "deleteContainer",
+    "makeTransferCode",
+    "redeemTransferCode",
     "listTemplates",
     "getRateLimit",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask
 
 from shared import containers as service
-from shared import limits, metrics
+from shared import limits, metrics, transfer
 from shared.context import LazyContext
 from shared.http import (
     Call,
@@ -21,7 +21,9 @@ from shared.models import (
     Container,
     ContainerList,
     CreateContainerRequest,
+    RedeemTransferRequest,
     TemplateList,
+    TransferCode,
 )
 from shared.openapi import (
     BODY_ERRORS,
@@ -75,6 +77,19 @@ def delete(call: Call, container_id: str) -> flask.Response:
     return json_response(service.delete(call.ctx, call.owner, container_id, call.request_id), 202)
 
 
+def make_transfer(call: Call) -> flask.Response:
+    made = transfer.make(call.ctx, owner_secret=call.owner_secret, client=call.client)
+    return json_response(made.code, 201, limits.headers(made.policies))
+
+
+def redeem_transfer(call: Call) -> flask.Response:
+    body = call.json_body(RedeemTransferRequest)
+    redeemed = transfer.redeem(call.ctx, code=body.code, client=call.client, network=call.network)
+    call.adopt_owner(redeemed.owner_secret)  # the answer sets the owner cookie
+    listed = service.list_for(call.ctx, call.owner)
+    return json_response(listed, headers=limits.headers(redeemed.policies))
+
+
 ROUTES = Routes(
     Route("POST", "/containers", create, Operation(
         "createContainer",
@@ -90,6 +105,20 @@ ROUTES = Routes(
         {200: Answer("The caller's containers, newest first", ContainerList, (ETAG,)),
          304: Answer("Not modified")},
         request_headers=(IF_NONE_MATCH,),
+    )),
+    Route("POST", "/containers/transfer", make_transfer, Operation(
+        "makeTransferCode",
+        "A one-time code (and link) that carries the caller's containers to another browser",
+        {201: Answer("The code, good once until expires_at", TransferCode, RATE_HEADERS)},
+        errors=(404, 429),
+    )),
+    Route("POST", "/containers/transfer/redeem", redeem_transfer, Operation(
+        "redeemTransferCode",
+        "Exchange a transfer code for its owner: this browser gets the owner cookie",
+        {200: Answer("The containers now this browser's, newest first", ContainerList,
+                     (OWNER_TOKEN, *RATE_HEADERS))},
+        body=RedeemTransferRequest,
+        errors=(*BODY_ERRORS, 404, 429),
     )),
     Route("GET", "/containers/templates", templates, Operation(
         "listTemplates",

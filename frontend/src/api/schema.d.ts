@@ -73,6 +73,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/containers/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A one-time code (and link) that carries the caller's containers to another browser */
+        post: operations["makeTransferCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/containers/transfer/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Exchange a transfer code for its owner: this browser gets the owner cookie */
+        post: operations["redeemTransferCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/containers/{container_id}": {
         parameters: {
             query?: never;
@@ -345,6 +379,14 @@ export interface components {
             /** Policies */
             policies: components["schemas"]["Policy"][];
         };
+        /** RedeemTransferRequest */
+        RedeemTransferRequest: {
+            /**
+             * Code
+             * @description A transfer code from POST /containers/transfer, such as `K7M2Q-XP4RT`
+             */
+            code: string;
+        };
         /** TemplateInfo */
         TemplateInfo: {
             /** Cpu */
@@ -384,6 +426,28 @@ export interface components {
             x: number;
             /** Y */
             y: number;
+        };
+        /**
+         * TransferCode
+         * @description A one-time code that carries the caller's containers (their owner identity) to another
+         *     browser: typed there, or opened as a link.
+         */
+        TransferCode: {
+            /**
+             * Code
+             * @description Ten characters in two groups, such as `K7M2Q-XP4RT`
+             */
+            code: string;
+            /**
+             * Expires At
+             * @description When the code stops working (epoch s)
+             */
+            expires_at: number;
+            /**
+             * Link
+             * @description The page's path that redeems the code: `/?transfer=<code>`
+             */
+            link: string;
         };
     };
     responses: never;
@@ -774,6 +838,188 @@ export interface operations {
                 headers: {
                     /** @description The methods this path serves */
                     Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Full, or storage unavailable; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    makeTransferCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The code, good once until expires_at */
+            201: {
+                headers: {
+                    /** @description What each policy has left and when it resets */
+                    RateLimit?: string;
+                    /** @description The quota policies (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferCode"];
+                };
+            };
+            /** @description No such container, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Method not allowed on this path */
+            405: {
+                headers: {
+                    /** @description The methods this path serves */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rate limit or quota is reached; see Retry-After */
+            429: {
+                headers: {
+                    /** @description What each policy has left and when it resets */
+                    RateLimit?: string;
+                    /** @description The quota policies (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Full, or storage unavailable; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    redeemTransferCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemTransferRequest"];
+            };
+        };
+        responses: {
+            /** @description The containers now this browser's, newest first */
+            200: {
+                headers: {
+                    /** @description What each policy has left and when it resets */
+                    RateLimit?: string;
+                    /** @description The quota policies (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description The owner secret, when this call issued one (also set as the httpOnly cookie sprout_owner) */
+                    "Sprout-Owner-Token"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContainerList"];
+                };
+            };
+            /** @description Malformed request: the body is not JSON or not an object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such container, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Method not allowed on this path */
+            405: {
+                headers: {
+                    /** @description The methods this path serves */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; details name it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rate limit or quota is reached; see Retry-After */
+            429: {
+                headers: {
+                    /** @description What each policy has left and when it resets */
+                    RateLimit?: string;
+                    /** @description The quota policies (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
