@@ -21,3 +21,5 @@ export type PassToken = Schemas['CaptchaPass'];
 export type RateLimitPolicy = Schemas['Policy'];
 export type RateLimitResponse = Schemas['RateLimitStatus'];
 export type ErrorBody = Schemas['ErrorBody'];
+export type TransferCode = Schemas['TransferCode'];
+export type ContainerList = Schemas['ContainerList'];

@@ -7,6 +7,7 @@ import { StaticSlot } from '@/components/static-slot';
 import { EmptyState, ListPlaceholder } from '@/features/containers/components/empty-state';
 import { useContainers, useTemplates } from '@/features/containers/api/containers';
 import { QuotaBar } from '@/features/quota/components/quota-bar';
+import { Transfer } from '@/features/transfer/components/transfer';
 import { useOnlineTracking } from '@/hooks/use-page-activity';
 import { formatDurationWords } from '@/lib/time';
 import { CreateContainer } from './create-container';
@@ -93,6 +94,7 @@ export function App() {
             <li>Hardened pods: no root, no privileges, no cluster access.</li>
             <li>Your containers are tied to this browser by a private cookie.</li>
           </ul>
+          <Transfer />
         </section>
 
         <section
