@@ -2,8 +2,9 @@
 
 axe-core (the page's npm dev dependency, injected by Playwright) checks each state a visitor
 meets, at 390x844 and 1440x900, light and dark: the first screen, the puzzle dialog open, a
-container running, the delete dialog open, and Create blocked by a limit. Any violation fails.
-The stack allows one create an hour, so the second is blocked for real.
+container running, the delete dialog open, Create blocked by a limit, the transfer code shown,
+and another browser that opened the transfer link. Any violation fails. The stack allows one
+create an hour, so the second is blocked for real.
 
 Not covered yet: the `waiting` state (a create queued behind the capacity), which the API does
 not have yet.
@@ -83,3 +84,26 @@ def test_every_state_passes_axe_and_the_limit_is_announced_once(
     assert not page.evaluate(
         "() => !!document.querySelector('#create-hint').closest('[aria-live], [role=status]')"
     )
+
+    # The container carried to another browser: the code and link shown, then the link opened
+    # in a browser of its own (no cookie), which then lists the container.
+    page.get_by_role("button", name="Use on another device").click()
+    shown = page.get_by_role("dialog", name="Use on another device")
+    expect(shown.get_by_role("textbox", name="Code")).to_have_value(re.compile(r"^[2-9A-HJKMNP-TV-Z]{5}-"))
+    assert driver.axe_violations() == [], "transfer code shown"
+    link = shown.get_by_role("textbox", name="Link").input_value()
+    shown.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("dialog")).to_be_hidden()
+
+    phone = visit("mobile")
+    expect(phone.page.get_by_role("button", name="I have a transfer code")).to_be_visible()
+    with phone.expect_response("POST", "/containers/transfer/redeem") as redeemed:
+        phone.page.goto(link)
+    assert redeemed.value.status == 200, redeemed.value.text()
+    expect(phone.page.get_by_text("Containers carried over")).to_be_visible()
+    expect_card_state(phone.page, record["id"], "running")
+    assert "transfer=" not in phone.page.url
+    assert phone.axe_violations() == [], "another browser, after the transfer link"
+    phone.page.get_by_role("button", name="I have a transfer code").click()
+    expect(phone.page.get_by_role("dialog", name="Use a code from another device")).to_be_visible()
+    assert phone.axe_violations() == [], "typing a transfer code"

@@ -5,9 +5,6 @@ import type { ContainerList, TransferCode } from '@/api/types';
 import { containersKey, type ContainerListState } from '@/features/containers/api/containers';
 import { rateLimitKey } from '@/features/quota/api/rate-limit';
 
-/** The query parameter of a transfer link (`/?transfer=<code>`). */
-export const TRANSFER_PARAM = 'transfer';
-
 /** A code as the server makes them: 10 characters with nothing to mistake, dash optional. */
 const CODE_SHAPE = /^[2-9A-HJKMNP-TV-Z]{5}-?[2-9A-HJKMNP-TV-Z]{5}$/;
 
