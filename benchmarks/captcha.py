@@ -35,6 +35,7 @@ import numpy as np
 import redis
 from PIL import Image
 
+from shared import limits
 from shared.captcha import pow, puzzle, service, store
 from shared.context import Context
 from shared.models import CaptchaVerifyRequest
@@ -99,10 +100,13 @@ def measure(rounds: int, work: Callable[[int], None]) -> tuple[list[float], list
 
 
 def alternating(
-    rounds: int, work: Callable[[int], None], baseline: Callable[[int], None]
+    rounds: int,
+    work: Callable[[int], None],
+    baseline: Callable[[int], None],
+    timer: Callable[[], float] = time.process_time,
 ) -> tuple[list[float], list[float]]:
-    """CPU milliseconds of `work(i)` and of `baseline(i)`, taken in turn round by round, so
-    that both see the same machine (after a short warm-up)."""
+    """CPU milliseconds (or `timer`'s) of `work(i)` and of `baseline(i)`, taken in turn round
+    by round, so that both see the same machine (after a short warm-up)."""
     for i in range(5):
         work(-1 - i)
         baseline(-1 - i)
@@ -110,9 +114,9 @@ def alternating(
     based: list[float] = []
     for i in range(rounds):
         for run, into in ((baseline, based), (work, worked)):
-            c0 = time.process_time()
+            c0 = timer()
             run(i)
-            into.append((time.process_time() - c0) * 1000)
+            into.append((timer() - c0) * 1000)
     return worked, based
 
 
@@ -160,6 +164,13 @@ def run(url: str, rounds: int, pow_salts: int, core: int) -> None:
     drawing = measure(rounds, lambda i: _draw(plans[i]))
     against = alternating(rounds, lambda i: _draw(plans[i]), lambda i: _plain(plans[i]))
 
+    # The early refusal's price: the same round trip with and without the check of the create
+    # it would pay for (quotas, capacity, the line), in turn round by round, in wall time, as
+    # the work is Redis's.
+    checked, unchecked = alternating(
+        rounds, lambda i: _open(ctx, i, True), lambda i: _open(ctx, i, False), time.perf_counter
+    )
+
     salt = "benchmark-salt"
     nonce = pow.solve(salt, settings.slider_difficulty)
     prepared = [_prepared(ctx, i, rng, salt, nonce) for i in range(-5, rounds)]
@@ -174,6 +185,11 @@ def run(url: str, rounds: int, pow_salts: int, core: int) -> None:
         f"  drawing per puzzle, CPU: median {statistics.median(draw_cpu):.2f} ms ="
         f" {ratio:.2f}x the baseline (the plain picture, no notches or piece:"
         f" median {statistics.median(encode_cpu):.2f} ms; ratio taken round by round)"
+    )
+    print(
+        f"  open with the create check, wall: median {statistics.median(checked):.3f} ms ="
+        f" {statistics.median(c / u for c, u in zip(checked, unchecked, strict=True)):.2f}x"
+        f" the open without it (median {statistics.median(unchecked):.3f} ms; round by round)"
     )
     print(line("verify (take + checks + PoW + pass)", *verify))
     print(line("  of which the checks (no Redis)", *checking))
@@ -206,7 +222,39 @@ def run(url: str, rounds: int, pow_salts: int, core: int) -> None:
 
 
 def _generate(ctx: Context, i: int) -> None:
-    service.request(ctx, client=f"bench-{i}", action="create", mode="slider")
+    service.request(ctx, client=f"bench-{i}", action="create", mode="slider", network="bench")
+
+
+def _open(ctx: Context, i: int, check: bool) -> None:
+    """Only the round trip of a challenge request (no picture), with or without the check of
+    the create it would pay for."""
+    now = ctx.clock()
+    client = f"bench-open-{i}-{check}"
+    challenge = store.Challenge(
+        id=f"bench-open-{i}-{check}",
+        client=client,
+        action="create",
+        mode="slider",
+        salt="salt",
+        issued_at=now,
+        expires_at=now + ctx.captcha.challenge_ttl,
+    )
+    opened = store.open_challenge(
+        ctx.scripts.client,
+        challenge,
+        network="bench",
+        ttl=ctx.captcha.challenge_ttl,
+        limit=10**9,
+        window=60,
+        failure_window=ctx.captcha.failure_window,
+        price=store.price_of(ctx.captcha, "slider", ctx.limits.capacity),
+        create_check=(
+            limits.create_check(ctx.limits, client=client, network="bench", owner=None)
+            if check
+            else None
+        ),
+    )
+    assert opened.ok
 
 
 def _draw(layout: puzzle.Layout) -> None:
