@@ -211,6 +211,7 @@ class World:
     passes: list[tuple[str, Visitor]] = field(default_factory=list)
     containers: list[tuple[str, str]] = field(default_factory=list)  # (id, owner secret)
     etags: dict[str, str] = field(default_factory=dict)  # owner secret -> last ETag
+    transfer_codes: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, client: redis.Redis, count: int) -> World:
@@ -247,6 +248,9 @@ class World:
                 }
                 if rnd.random() < 0.85:
                     secret = owner_secret
+        elif name == "redeemTransferCode" and body is not None and self.transfer_codes:
+            if rnd.random() < 0.7:  # else the generated code: most likely unknown, 404
+                body["code"] = self.transfer_codes.pop(rnd.randrange(len(self.transfer_codes)))
         elif name == "listContainers" and visitor.secret in self.etags and rnd.random() < 0.5:
             headers = CaseInsensitiveDict(case.headers or {})
             headers["If-None-Match"] = self.etags[visitor.secret]
@@ -309,6 +313,8 @@ class World:
             owner = sent.secret or _header(response, identity.OWNER_TOKEN_HEADER)
             if owner:
                 _keep(self.containers, (response.json()["id"], owner))
+        elif name == "makeTransferCode" and status == 201:
+            _keep(self.transfer_codes, response.json()["code"])
         elif name == "listContainers" and status == 200 and sent.secret:
             self.etags[sent.secret] = _header(response, "ETag")
 
