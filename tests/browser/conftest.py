@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser_driver import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, PageDriver
+from tests.browser_driver import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, Crowd, PageDriver
 from tests.stack_driver import RunningStack
 
 
@@ -48,3 +48,15 @@ def visit(stack: RunningStack, browser: Browser) -> Iterator[Callable[[str], Pag
     redis_client.close()
     for driver in drivers:
         assert driver.unexpected_errors() == []
+
+
+@pytest.fixture
+def crowd(
+    stack: RunningStack, browser: Browser, visit: Callable[[str], PageDriver]
+) -> Iterator[Crowd]:
+    """Other browsers and neighbours; afterwards everyone's containers go and the hour passes
+    (set up after `visit`, so this ends while the pages' contexts still hold their cookies)."""
+    people = Crowd(stack, stack.redis)
+    yield people
+    people.reset(browser)
+    people.redis.close()
