@@ -79,6 +79,8 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "ScaledJob": ("spec", "jobTargetRef", "template"),
 }
 SANDBOX_REQUIRED_LIMITS = ("cpu", "memory", "ephemeral-storage")
+# Traffic shaping (the CNI bandwidth plugin): a sandbox may not flood others.
+SANDBOX_REQUIRED_ANNOTATIONS = ("kubernetes.io/egress-bandwidth", "kubernetes.io/ingress-bandwidth")
 
 
 @dataclass(frozen=True)
@@ -262,8 +264,9 @@ def sandbox_violations(manifest: Any) -> list[Violation]:
     """`restricted`, plus what Sprout asks of a visitor's pod beyond it.
 
     No service-account token, CPU/memory/ephemeral-storage limits on every container, an
-    `activeDeadlineSeconds`, and the labels `app.kubernetes.io/part-of=sprout` and
-    `sprout.dev/container-id`.
+    `activeDeadlineSeconds`, the labels `app.kubernetes.io/part-of=sprout` and
+    `sprout.dev/container-id`, and bandwidth limits (`kubernetes.io/egress-bandwidth` and
+    `kubernetes.io/ingress-bandwidth` annotations).
     """
     found = violations(manifest)
     for prefix, metadata, spec in pod_templates(manifest):
@@ -281,6 +284,12 @@ def sandbox_violations(manifest: Any) -> list[Violation]:
             found.append(
                 Violation(f"{prefix}.metadata.labels", "sprout", "needs sprout.dev/container-id")
             )
+        annotations = metadata.get("annotations") or {}
+        for annotation in SANDBOX_REQUIRED_ANNOTATIONS:
+            if not annotations.get(annotation):
+                found.append(
+                    Violation(f"{prefix}.metadata.annotations", "sprout", f"needs {annotation}")
+                )
         for where, container in _containers(spec, path):
             limits = (container.get("resources") or {}).get("limits") or {}
             for resource in SANDBOX_REQUIRED_LIMITS:

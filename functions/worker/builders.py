@@ -1,4 +1,4 @@
-"""What a container is on the cluster: a Pod, a ClusterIP Service and an Ingress (DESIGN §8).
+"""What a container is on the cluster: a Pod, a ClusterIP Service and an Ingress.
 
 Pure functions of the record, the template and the settings (and `now`, for the pod's
 remaining lifetime): no API calls, no clock. Tests compare their whole serialized output.
@@ -17,6 +17,10 @@ Choices made here:
   the image: a uid it does not know runs with group 0, which is how images built for
   arbitrary uids (nginx-unprivileged, OpenShift-style) make their writable paths writable.
 - A TCP readiness probe on the template's port: "running" means something answers there.
+- Bandwidth annotations from the template (`kubernetes.io/egress-bandwidth` and
+  `kubernetes.io/ingress-bandwidth`, 10M by default): with the sandbox NetworkPolicy's web
+  ports only, a container cannot be turned into a flood against others. Clusters whose CNI
+  has no bandwidth plugin ignore them.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ PART_OF = "sprout"
 CONTAINER_ID_LABEL = "sprout.dev/container-id"
 TEMPLATE_LABEL = "sprout.dev/template"
 EXPIRES_ANNOTATION = "sprout.dev/expires-at"
+EGRESS_BANDWIDTH_ANNOTATION = "kubernetes.io/egress-bandwidth"
+INGRESS_BANDWIDTH_ANNOTATION = "kubernetes.io/ingress-bandwidth"
 SELECTOR = f"{PART_OF_LABEL}={PART_OF}"  # every object the worker made
 
 CONTAINER_NAME = "app"
@@ -121,10 +127,16 @@ def build_pod(
             seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
         ),
     )
+    metadata = _metadata(record, settings)
+    metadata.annotations = {
+        **(metadata.annotations or {}),
+        EGRESS_BANDWIDTH_ANNOTATION: template.egress_bandwidth,
+        INGRESS_BANDWIDTH_ANNOTATION: template.ingress_bandwidth,
+    }
     return client.V1Pod(
         api_version="v1",
         kind="Pod",
-        metadata=_metadata(record, settings),
+        metadata=metadata,
         spec=client.V1PodSpec(
             containers=[container],
             restart_policy="Never",

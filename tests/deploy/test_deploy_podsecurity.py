@@ -18,6 +18,10 @@ def good_pod() -> dict[str, Any]:
         "metadata": {
             "name": "p",
             "labels": {"app.kubernetes.io/part-of": "sprout", "sprout.dev/container-id": "abc"},
+            "annotations": {
+                "kubernetes.io/egress-bandwidth": "10M",
+                "kubernetes.io/ingress-bandwidth": "10M",
+            },
         },
         "spec": {
             "automountServiceAccountToken": False,
@@ -189,12 +193,14 @@ def test_sandbox_rules_add_sprouts_own() -> None:
     del pod["spec"]["activeDeadlineSeconds"]
     del pod["spec"]["containers"][0]["resources"]["limits"]["ephemeral-storage"]
     del pod["metadata"]["labels"]["sprout.dev/container-id"]
+    del pod["metadata"]["annotations"]["kubernetes.io/ingress-bandwidth"]
     messages = {v.message for v in podsecurity.sandbox_violations(pod)}
     assert messages == {
         "must be false",
         "must be set",
         "needs a limit for ephemeral-storage",
         "needs sprout.dev/container-id",
+        "needs kubernetes.io/ingress-bandwidth",
     }
 
 

@@ -15,7 +15,7 @@ from functions.worker.stream import Stream
 from shared import keys
 from shared.context import Context
 from shared.records import Record
-from shared.settings import SiteSettings
+from shared.settings import LimitSettings, SiteSettings
 from tests.worker.support import (
     Target,
     create,
@@ -250,3 +250,37 @@ def test_a_pod_already_being_deleted_is_not_an_orphan(
     assert sim.core.read_namespaced_pod(name, "sprout").metadata.deletion_timestamp
     report = make_job(worker_settings(sim), redis_server.url).reconciler.run()
     assert sorted(report.orphans) == [f"ingress/{name}", f"service/{name}"]
+
+
+def test_slots_freed_by_the_worker_and_the_reaper_go_to_the_next_in_line(
+    sim: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
+) -> None:
+    one_slot = Context(
+        ctx.api, LimitSettings(capacity=1, live_per_owner=10), ctx.templates, ctx.scripts
+    )
+    (first,) = create(one_slot)
+    (second,) = create(one_slot)
+    assert (state(redis_client, second)["phase"], redis_client.zcard(keys.EXPIRY_INDEX)) == (
+        "waiting",
+        1,
+    )
+    run_job(worker_settings(sim), redis_server.url)
+    assert state(redis_client, first)["state"] == "running"
+    assert state(redis_client, second)["phase"] == "waiting"  # nothing frees its slot yet
+
+    # The owner deletes the first: the job removes its pod, and the move that says so gives
+    # the slot to the second, whose create entry the same job then handles.
+    delete(one_slot, first)
+    run_job(worker_settings(sim), redis_server.url)
+    assert state(redis_client, first)["state"] == "deleted"
+    assert state(redis_client, second)["state"] == "running"
+
+    # Its lifetime ends: the reaper expires it, the job deletes it, the third gets the slot.
+    (third,) = create(one_slot)
+    redis_client.zadd(keys.EXPIRY_INDEX, {second: time.time() - 1})
+    report = run_job(worker_settings(sim), redis_server.url)
+    assert (report.outcomes["deleted"], report.outcomes["running"]) == (1, 1)
+    assert state(redis_client, second)["state"] == "deleted"
+    assert state(redis_client, third)["state"] == "running"
+    assert redis_client.zcard(keys.LINE_DEADLINES) == 0
+    assert_group_clean(redis_client)

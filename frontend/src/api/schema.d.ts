@@ -205,15 +205,28 @@ export interface components {
              * @description Why it failed, in words a person can read
              */
             error: string | null;
-            /** Expires At */
+            /**
+             * Eta Seconds
+             * @description While waiting: about how long until it gets its slot (null: unknown)
+             */
+            eta_seconds: number | null;
+            /**
+             * Expires At
+             * @description When it ends at the latest; while waiting, when its place lapses
+             */
             expires_at: number;
             /** Id */
             id: string;
             /**
              * Phase
-             * @description Finer progress while pending
+             * @description Finer progress while pending: `waiting` in line for a slot (every slot is taken), then `queued`, `creating`, `starting`
              */
-            phase: ("queued" | "creating" | "starting") | null;
+            phase: ("waiting" | "queued" | "creating" | "starting") | null;
+            /**
+             * Position
+             * @description While waiting: its place in the line (1: next to get a slot)
+             */
+            position: number | null;
             /** Started At */
             started_at: number | null;
             /**
