@@ -108,7 +108,7 @@ describe('QuotaBar', () => {
     expect(screen.getByLabelText('The next create frees in 19:52')).toBeInTheDocument();
   });
 
-  it('a closed limit turns its chip into when it opens, named by whose count it is', async () => {
+  it('a closed limit\'s chip keeps whose count it is and adds when it opens', async () => {
     stubFetch({
       status: 200,
       body: {
@@ -125,7 +125,7 @@ describe('QuotaBar', () => {
       await vi.advanceTimersByTimeAsync(0);
     });
     const at = new Date(Date.now() + 600_000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
-    expect(screen.getByLabelText(`10 of 10 live on your network, opens by ${at}`)).toHaveTextContent(`10/10 live· opens ${at}`);
+    expect(screen.getByLabelText(`10 of 10 live on your network, opens by ${at}`)).toHaveTextContent(`10/10 live· networkyour network· opens ${at}`);
   });
 });
 

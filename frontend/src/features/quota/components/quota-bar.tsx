@@ -39,23 +39,25 @@ function Chip({ children, label, closed, className }: { children: React.ReactNod
   );
 }
 
-/** "· address", or when it is closed "· opens 22:12": whose count it is, or when it opens again. */
+/** "· address", and when it is closed "· network · opens 22:12": whose count it is, and when it opens again. */
 function Tail({ p, now }: { p: PolicyState & { scope?: PolicyState['scope'] }; now: number }) {
   const closed = (p.remaining ?? 1) <= 0;
   const at = opensAt(p, now);
   const scope = SCOPES[p.scope ?? 'address'];
   return (
-    <span className={closed ? 'font-medium' : 'text-slate-500 dark:text-slate-400'}>
-      <span aria-hidden>· </span>
+    <>
+      <span className="text-slate-500 dark:text-slate-400">
+        <span aria-hidden>· </span>
+        <span className="sm:hidden">{scope.short}</span>
+        <span className="hidden sm:inline">{scope.heading.toLowerCase()}</span>
+      </span>
       {closed && at != null ? (
-        `opens ${formatTimeOfDay(at)}`
-      ) : (
-        <>
-          <span className="sm:hidden">{scope.short}</span>
-          <span className="hidden sm:inline">{scope.heading.toLowerCase()}</span>
-        </>
-      )}
-    </span>
+        <span className="font-medium">
+          <span aria-hidden>· </span>
+          {`opens ${formatTimeOfDay(at)}`}
+        </span>
+      ) : null}
+    </>
   );
 }
 
