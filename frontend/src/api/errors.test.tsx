@@ -59,6 +59,8 @@ describe('API errors reach the visitor through one notification path', () => {
     expect(refusal('network_share')).toBe("Your network's share is in use");
     expect(refusal('pow_creates_per_address')).toBe('Limit without the puzzle reached');
     expect(refusal('challenges_per_address')).toBe('Too many puzzles');
+    expect(refusal('places_per_address')).toBe("Your address's places in line are taken");
+    expect(refusal('places_per_network')).toBe("Your network's places in line are taken");
     expect(refusal('something_new')).toBe('Limit reached');
     expect(refusal()).toBe('Limit reached');
   });

@@ -70,6 +70,8 @@ export const POLICY_TITLES: Record<string, string> = {
   network_share: "Your network's share is in use",
   challenges_per_address: 'Too many puzzles',
   capacity: 'Sprout is full',
+  places_per_address: "Your address's places in line are taken",
+  places_per_network: "Your network's places in line are taken",
 };
 
 function detailsRecord(details: unknown): Record<string, unknown> {

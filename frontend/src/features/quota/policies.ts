@@ -74,7 +74,10 @@ export function untilNextReset(policies: Policies, now = Date.now()): number | n
 export const CREATE_POLICIES = ['creates_per_address', 'creates_per_network'] as const;
 export const LIVE_POLICIES = ['live_per_owner', 'live_per_address', 'live_per_network', 'network_share'] as const;
 /** Everything that refuses a create with the puzzle (the proof-of-work-only path has one more). */
-const BLOCKING = [...CREATE_POLICIES, ...LIVE_POLICIES, 'challenges_per_address'] as const;
+/** A full Sprout makes a create wait in line: then the places one address or network may hold refuse it too. */
+export const LINE_POLICIES = ['places_per_address', 'places_per_network'] as const;
+const BLOCKING = [...CREATE_POLICIES, ...LIVE_POLICIES, 'challenges_per_address', ...LINE_POLICIES] as const;
+const isFull = (policies: Policies) => known(policies.capacity) && policies.capacity.remaining <= 0;
 
 type Known = PolicyState & { limit: number; remaining: number };
 const known = (p: PolicyState | undefined): p is Known => !!p && p.limit != null && p.remaining != null;
@@ -110,6 +113,7 @@ export function summarize(policies: Policies, now = Date.now()): QuotaSummary {
  */
 export function blockerOf(policies: Policies, now = Date.now(), names: readonly string[] = BLOCKING): Known | undefined {
   const closed = names
+    .filter((n) => isFull(policies) || !(LINE_POLICIES as readonly string[]).includes(n))
     .map((n) => policies[n])
     .filter(known)
     .filter((p) => p.remaining <= 0 && !(p.window && p.resetAt != null && p.resetAt <= now));

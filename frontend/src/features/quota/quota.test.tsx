@@ -5,7 +5,7 @@ import { stubFetch } from '@/testing/fetch-stub';
 import { renderWithQuery } from '@/testing/render';
 import { QuotaBar } from './components/quota-bar';
 import { QuotaPanel } from './components/quota-panel';
-import { blockerOf, summarize, withHeaders, withPolicies } from './policies';
+import { blockerOf, resetIn, summarize, withHeaders, withPolicies } from './policies';
 import { refusalWords } from './words';
 
 describe('RateLimit headers (IETF httpapi draft)', () => {
@@ -59,6 +59,24 @@ describe('Which limit refuses a create, and when it opens', () => {
     expect(blockerOf(policies, T, ['pow_creates_per_address'])?.name).toBe('pow_creates_per_address');
     expect(blockerOf({ ...policies, live_per_network: { ...policies.live_per_network, remaining: 1 } }, T)?.name).toBe('creates_per_address');
     expect(blockerOf({}, T)).toBeUndefined();
+  });
+
+  it('"frees in" is never longer than the window, even when the server rounds up just after the first create', () => {
+    const p = { name: 'creates_per_address', limit: 5, remaining: 4, window: 3600 };
+    expect(resetIn({ ...p, resetAt: T + 3_601_000 }, T)).toBe(3600);
+    expect(resetIn({ ...p, resetAt: T + 1_194_000 }, T)).toBe(1194);
+    expect(resetIn({ ...p, resetAt: T - 1 }, T)).toBeNull();
+    expect(resetIn({ name: 'live_per_owner', limit: 3, remaining: 2, window: null, resetAt: T + 7_200_000 }, T)).toBe(7200);
+  });
+
+  it('the places in the waiting line refuse a create only while Sprout is full (else it starts at once)', () => {
+    const places = { name: 'places_per_address', limit: 1, remaining: 0, window: null, resetAt: T + 900_000, scope: 'address' as const };
+    const capacity = (remaining: number) => ({ name: 'capacity', limit: 10, remaining, window: null, scope: 'global' as const });
+    expect(blockerOf({ places_per_address: places, capacity: capacity(2) }, T)).toBeUndefined();
+    expect(blockerOf({ places_per_address: places, capacity: capacity(0) }, T)?.name).toBe('places_per_address');
+    const words = refusalWords(places, T);
+    expect(words.button).toMatch(/^Your address's places in line are taken — opens by /);
+    expect(words.shown).toBe('Sprout is full, and your address may hold 1 place in its waiting line. One ends in 15:00 at the latest.');
   });
 
   it('each limit in its own words: what it is, whose, when it opens; the ticking clock is not in what is heard', () => {

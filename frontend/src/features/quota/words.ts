@@ -37,6 +37,14 @@ const POLICY_WORDS: Record<string, { row: string; why: (limit: number) => string
   },
   challenges_per_address: { row: 'Puzzles this minute', why: (l) => `Your address may ask for ${l} puzzle${l === 1 ? '' : 's'} a minute.` },
   capacity: { row: 'Running', why: (l) => `Sprout runs ${containers(l)} at once.` },
+  places_per_address: {
+    row: 'Places in the waiting line',
+    why: (l) => `Sprout is full, and your address may hold ${l} place${l === 1 ? '' : 's'} in its waiting line.`,
+  },
+  places_per_network: {
+    row: 'Places in the waiting line',
+    why: (l) => `Sprout is full, and your network may hold ${l} place${l === 1 ? '' : 's'} in its waiting line, other people’s included.`,
+  },
 };
 
 export const rowLabel = (p: PolicyState): string => POLICY_WORDS[p.name]?.row ?? p.description ?? p.name;

@@ -17,9 +17,11 @@ const RANK = [
   'live_per_address',
   'pow_creates_per_address',
   'challenges_per_address',
+  'places_per_address',
   'creates_per_network',
   'live_per_network',
   'network_share',
+  'places_per_network',
   'capacity',
 ];
 
