@@ -21,5 +21,6 @@ export type PassToken = Schemas['CaptchaPass'];
 export type RateLimitPolicy = Schemas['Policy'];
 export type RateLimitResponse = Schemas['RateLimitStatus'];
 export type ErrorBody = Schemas['ErrorBody'];
+export type OtherContainer = Schemas['OtherContainer'];
 export type TransferCode = Schemas['TransferCode'];
 export type ContainerList = Schemas['ContainerList'];
