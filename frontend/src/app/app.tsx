@@ -8,7 +8,7 @@ import { EmptyState, ListPlaceholder } from '@/features/containers/components/em
 import { useContainers, useTemplates } from '@/features/containers/api/containers';
 import { useQuota } from '@/features/quota/api/rate-limit';
 import { QuotaBar } from '@/features/quota/components/quota-bar';
-import { Transfer } from '@/features/transfer/components/transfer';
+import { TransferSlot } from '@/features/transfer/slot';
 import { useOnlineTracking } from '@/hooks/use-page-activity';
 import { formatDurationWords } from '@/lib/time';
 import { CreateContainer } from './create-container';
@@ -98,7 +98,7 @@ export function App() {
             <li>Hardened pods: no root, no privileges, no cluster access.</li>
             <li>Your containers are tied to this browser by a private cookie.</li>
           </ul>
-          <Transfer />
+          <TransferSlot />
         </section>
 
         <section

@@ -20,7 +20,7 @@ export function Transfer() {
   const [withLink] = useState(openedWithTransferLink);
   const hasContainers = !!listed?.some((c) => c.state !== 'deleted');
   return (
-    <div className="mt-3 flex flex-wrap gap-x-2 gap-y-1">
+    <div className="flex flex-wrap gap-x-2 gap-y-1">
       {hasContainers ? (
         <Button variant="ghost" size="sm" icon={<Smartphone className="h-4 w-4" aria-hidden />} onClick={() => setMode('give')}>
           Use on another device
