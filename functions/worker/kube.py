@@ -2,8 +2,9 @@
 
 Every method is one idempotent operation on one object (or one list or watch) in the
 worker's namespace, through the official client. Each HTTP request first takes a slot from
-the shared `RateLimiter`, runs inside `errors.translated` and retries temporary errors with
-backoff (`errors.retrying`). Responses are read as JSON dicts (`_preload_content=False`):
+the shared `RateLimiter` and runs inside `errors.translated`; it is tried once: a temporary
+error goes up, and the entry is delivered again later (the one retry layer, see `job`).
+Responses are read as JSON dicts (`_preload_content=False`):
 the worker only needs a few status fields, and building client model objects for every
 watch event would cost more CPU than everything else it does.
 
@@ -25,13 +26,7 @@ from kubernetes import client
 from kubernetes import config as kube_config
 
 from functions.worker.builders import SELECTOR
-from functions.worker.errors import (
-    AlreadyExists,
-    NotFound,
-    TemporaryError,
-    retrying,
-    translated,
-)
+from functions.worker.errors import AlreadyExists, NotFound, TemporaryError, translated
 from functions.worker.ratelimit import RateLimiter
 from functions.worker.settings import WorkerSettings
 
@@ -55,8 +50,6 @@ class Kube:
         api_client: client.ApiClient,
         settings: WorkerSettings,
         limiter: RateLimiter | None = None,
-        *,
-        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
@@ -64,9 +57,9 @@ class Kube:
         self.settings = settings
         self.namespace = settings.namespace
         self.limiter = limiter or RateLimiter(settings.api_rate)
-        self._sleep = sleep
         self._calls_lock = threading.Lock()
         self.calls = 0  # HTTP requests made, for the job's report
+        self.watch_response: Any = None  # the watch being read, for `stop_watch`
 
     @classmethod
     def connect(cls, settings: WorkerSettings, limiter: RateLimiter | None = None) -> Kube:
@@ -87,9 +80,10 @@ class Kube:
         # proxy lookup included: ~1.5 ms of CPU each); tokens live for minutes, so a refresh
         # every few seconds is plenty.
         configuration.refresh_api_key_hook = _throttled(configuration.refresh_api_key_hook)
-        # Retries are ours (rate-capped, with backoff); urllib3 must not add hidden ones.
+        # Retries are the entry's (rate-capped, with backoff); urllib3 must not add hidden ones.
         configuration.retries = False
-        configuration.connection_pool_maxsize = settings.concurrency + 4
+        # A connection per entry in flight at most (each entry's thread makes its own calls).
+        configuration.connection_pool_maxsize = settings.max_in_flight + 4
         return cls(client.ApiClient(configuration), settings, limiter)
 
     def close(self) -> None:
@@ -99,30 +93,17 @@ class Kube:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _request(self, action: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Json:
-        def once() -> Json:
-            self._count_call()
-            with translated(action):
-                response = method(
-                    *args,
-                    _preload_content=False,
-                    _request_timeout=self.settings.api_timeout,
-                    **kwargs,
-                )
-                data = response.data
-            try:
-                answer = json.loads(data) if data else {}
-            except ValueError as exc:
-                raise TemporaryError(f"{action}: the API answered with invalid JSON") from exc
-            return answer if isinstance(answer, dict) else {}
-
-        extra = {"sleep": self._sleep} if self._sleep else {}
-        return retrying(
-            once,
-            attempts=self.settings.api_attempts,
-            base=self.settings.backoff_base,
-            cap=self.settings.backoff_max,
-            **extra,
-        )
+        self._count_call()
+        with translated(action):
+            response = method(
+                *args, _preload_content=False, _request_timeout=self.settings.api_timeout, **kwargs
+            )
+            data = response.data
+        try:
+            answer = json.loads(data) if data else {}
+        except ValueError as exc:
+            raise TemporaryError(f"{action}: the API answered with invalid JSON") from exc
+        return answer if isinstance(answer, dict) else {}
 
     def _count_call(self) -> None:
         """Take a slot under the rate cap, and count the request."""
@@ -201,15 +182,16 @@ class Kube:
                     if isinstance(event, dict):
                         yield event
         finally:
+            self.watch_response = None
             response.release_conn()
 
     def stop_watch(self) -> None:
         """Unblock a watch being read in another thread (it then ends)."""
-        response = getattr(self, "watch_response", None)
+        response = self.watch_response
         if response is not None:
             try:
                 response.shutdown()
-            except (AttributeError, OSError):  # pragma: no cover - older urllib3
+            except (AttributeError, OSError, ValueError):  # older urllib3; a watch just ended
                 response.close()
 
     # -- services and ingresses ---------------------------------------------------------------

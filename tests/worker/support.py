@@ -164,7 +164,6 @@ def worker_settings(target: Target, **overrides: Any) -> WorkerSettings:
         "kubeconfig": str(target.kubeconfig),
         "namespace": target.namespace,
         "api_rate": 5000.0,
-        "concurrency": 16,
         "ready_deadline": 10.0 if target.sim else 180.0,
         "claim_min_idle": 2.0,
         "backoff_base": 0.05,

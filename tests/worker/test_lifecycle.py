@@ -160,6 +160,8 @@ def test_failures_end_failed_with_a_reason_a_person_can_read(
     assert record["error"].startswith("The cluster refused to create the pod (400: quantities")
     assert sim.objects() == {"pods": [], "services": [], "ingresses": []}  # cleaned up
     assert report.outcomes["failed"] == 5
+    assert report.retried == 0  # a permanent refusal is not tried again
+    assert sim.stats()["requests"]["create"]["pods"] == 5  # one each ("huge" is made, unscheduled)
     assert_group_clean(redis_client)
 
 
