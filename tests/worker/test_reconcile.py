@@ -238,6 +238,13 @@ def test_a_pod_already_being_deleted_is_not_an_orphan(
     sim.configure(deletion_delay=5)
     make_objects(sim, "bbbbbbbbbbbb")  # no record
     name = builders.object_name("bbbbbbbbbbbb")
+    # Only a pod bound to a node has something to stop: an unscheduled one is deleted at once,
+    # on a cluster as in the simulator. Wait for the binding, then delete gracefully.
+    wait_for(
+        lambda: sim.core.read_namespaced_pod(name, "sprout").spec.node_name,
+        timeout=10,
+        what="the pod to be bound to a node",
+    )
     sim.core.delete_namespaced_pod(name, "sprout")  # graceful: it lingers, terminating
     assert sim.core.read_namespaced_pod(name, "sprout").metadata.deletion_timestamp
     report = make_job(worker_settings(sim), redis_server.url).reconciler.run()
