@@ -86,9 +86,8 @@ class Bench:
         values: dict[str, Any] = {
             "kubeconfig": str(self.sim.kubeconfig),
             "api_rate": 100_000.0,
-            "concurrency": self.concurrency,
             "batch_size": 100,
-            "max_in_flight": 400,
+            "max_in_flight": self.concurrency,  # a thread each: as many as the raw baseline
             "linger": 0.0,
             "ready_deadline": 60.0,
         }
@@ -153,7 +152,7 @@ class Bench:
             pipe.hset(keys.record(container_id), "state", "deleted")
         pipe.execute()
         self.r.delete(keys.EXPIRY_INDEX)
-        job = self.job(self.settings(max_in_flight=2000, batch_size=500))
+        job = self.job(self.settings(max_in_flight=1000, batch_size=500))
         started = time.perf_counter()
         report = job.run()
         elapsed = time.perf_counter() - started
@@ -287,7 +286,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__)
     parser.add_argument("--entries", type=int, default=3000, help="Redis-side entries")
     parser.add_argument("--containers", type=int, default=400, help="API-side containers")
-    parser.add_argument("--concurrency", type=int, default=32, help="job threads")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="entries a job holds at once (a thread each)"
+    )
     parser.add_argument("--samples", type=int, default=40, help="overhead samples")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sprout-bench-") as directory:
