@@ -102,6 +102,7 @@ class Bench:
                 self.ctx,
                 owner="o",
                 client="c",
+                network="n",
                 template="nginx",
                 captcha_token=token,
                 request_id=str(i),

@@ -10,7 +10,7 @@ from typing import Any
 
 from shared import keys, limits, metrics
 from shared.context import Context
-from shared.errors import CaptchaFailed, InvalidField, NotFound, RateLimited, Unavailable
+from shared.errors import CaptchaFailed, InvalidField, NotFound, Unavailable
 from shared.models import Container, ContainerList, Policy, TemplateInfo, TemplateList
 from shared.passes import token_hash
 from shared.records import Record
@@ -52,7 +52,14 @@ def templates(ctx: Context) -> TemplateList:
 
 
 def create(
-    ctx: Context, *, owner: str, client: str, template: str, captcha_token: str, request_id: str
+    ctx: Context,
+    *,
+    owner: str,
+    client: str,
+    network: str,
+    template: str,
+    captcha_token: str,
+    request_id: str,
 ) -> Created:
     if template not in ctx.templates.by_name():
         metrics.create_refused(metrics.REFUSED_TEMPLATE)
@@ -66,21 +73,20 @@ def create(
                 }
             ],
         )
-    now = ctx.clock()
-    lim = ctx.limits
     container_id = new_container_id()
     answer = run_create_script(
         ctx,
         owner=owner,
         client=client,
+        network=network,
         template=template,
         captcha_token=captcha_token,
         request_id=request_id,
         container_id=container_id,
-        now=now,
+        now=ctx.clock(),
     )
     if not answer["ok"]:
-        raise _create_refusal(answer, lim)
+        raise _create_refusal(answer, ctx.limits)
     metrics.container_created(template)
     record = Record.from_hash(answer["record"])
     # The request id (in the log line, from shared.logs) is in the record and the stream
@@ -91,19 +97,7 @@ def create(
         template,
         extra={"container_id": container_id, "template": template},
     )
-    policies = [
-        limits.window_policy(
-            "creates_per_address",
-            lim.creates_per_hour,
-            lim.create_window,
-            answer["creates"],
-            float(answer["oldest"]),
-            now,
-        ),
-        limits.policy("live_per_address", lim.live_per_address, answer["live_client"], 0),
-        limits.policy("live_per_owner", lim.live_per_owner, answer["live_owner"], 0),
-    ]
-    return Created(record.to_api(), policies)
+    return Created(record.to_api(), limits.policies_of(answer["quotas"], ctx.limits))
 
 
 def run_create_script(
@@ -111,6 +105,7 @@ def run_create_script(
     *,
     owner: str,
     client: str,
+    network: str,
     template: str,
     captcha_token: str,
     request_id: str,
@@ -118,15 +113,11 @@ def run_create_script(
     now: float,
 ) -> dict[str, Any]:
     """The create's one round trip (lifecycle.CREATE): its answer, accepted or not."""
-    lim = ctx.limits
+    quotas = limits.create_quotas(ctx.limits, client=client, network=network, owner=owner)
     answer: dict[str, Any] = ctx.scripts.run(
         ctx.scripts.create,
         [
             keys.captcha_pass(token_hash(captcha_token)),
-            keys.creates_by_client(client),
-            keys.pow_creates_by_client(client),
-            keys.live_by_client(client),
-            keys.live_by_owner(owner),
             keys.record(container_id),
             keys.owner_index(owner),
         ],
@@ -134,18 +125,15 @@ def run_create_script(
             repr(now),
             client,
             owner,
+            network,
             container_id,
             template,
             ctx.api.container_lifetime,
             max(ctx.api.record_ttl, ctx.api.container_lifetime + 3600),
-            lim.creates_per_hour,
-            lim.pow_creates_per_hour,
-            lim.create_window,
-            lim.live_per_address,
-            lim.live_per_owner,
-            lim.capacity,
+            ctx.limits.capacity,
             request_id,
             "create",
+            limits.quotas_json(quotas),
         ],
     )
     return answer
@@ -167,16 +155,7 @@ def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
             code="captcha_invalid",
         )
     if code == "rate_limited":
-        name = str(answer["policy"])
-        refused = RateLimited(
-            f"{limits.DESCRIPTIONS[name]}: limit reached. Try again in {retry_after} s.",
-            policy=name,
-            retry_after=retry_after,
-        )
-        window = lim.create_window if name.endswith("creates_per_address") else None
-        exhausted = limits.policy(name, limits.limit_of(name, lim), 10**9, retry_after, window)
-        refused.headers.update(limits.headers([exhausted]))
-        return refused
+        return limits.refused(str(answer["policy"]), lim, retry_after)
     if code == "capacity_full":
         return Unavailable(
             f"Sprout is full right now. Try again in {retry_after} s.",

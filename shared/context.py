@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared import logs
-from shared.redis_client import Scripts, connect
+from shared.redis_client import Scripts
 from shared.settings import ApiSettings, CaptchaSettings, LimitSettings, TemplateSettings, load
 
 Clock = Callable[[], float]
@@ -46,7 +46,7 @@ class Context:
             api=api,
             limits=limits or LimitSettings(),
             templates=templates or TemplateSettings(),
-            scripts=Scripts(connect(api.redis_url)),
+            scripts=Scripts.connect(api.redis_url, timeout=api.redis_timeout),
             clock=clock,
             captcha=captcha or CaptchaSettings(),
             rng=rng or secrets.SystemRandom(),

@@ -1,8 +1,10 @@
 """The HTTP seam: parse requests, route them, render answers and errors in one shape.
 
-Every function's `main.py` hands its request to `serve` with a route table; handlers get a
+Every function's `main.py` declares its routes (`Routes`, matched by werkzeug's `Map`, each
+public route with its `openapi.Operation`) and hands each request to `serve`; handlers get a
 `Call` (who is asking, with what) and return a `flask.Response`. Only this module turns
-errors into responses: `SproutError`s become their status and JSON body; Redis being down
+errors into responses: `SproutError`s become their status and JSON body (a path no route
+serves is a 404, a method a path does not serve a 405 with `Allow`); Redis being down
 becomes a 503; anything else is logged with its traceback and answered with a bare 500.
 `serve` also counts every answer and its latency (`shared.metrics`), by route template;
 `handle_framework_errors` does the same for what Flask refuses before a function runs.
@@ -17,18 +19,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import re
+import secrets
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 
 import flask
 import functions_framework
 import redis
 from pydantic import BaseModel, ValidationError
+from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, Map, Rule
 
 from shared import identity, logs, metrics
 from shared.context import Context, LazyContext
@@ -43,11 +47,11 @@ from shared.errors import (
     Unavailable,
     UnsupportedMedia,
 )
+from shared.openapi import Operation
 
 log = logging.getLogger("sprout.http")
 
 REQUEST_ID_HEADER = "X-Request-Id"
-_REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 OWNER_COOKIE_MAX_AGE = 30 * 24 * 3600
 _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -63,8 +67,8 @@ class Call:
     request_id: str
     client: str  # keyed hash of the client address
     owner: str | None  # keyed hash of the owner secret, if the caller sent one
+    network: str  # keyed hash of the network around the client address
     new_owner_secret: str | None = None  # set when this call issues an identity
-    extra_headers: dict[str, str] = field(default_factory=dict)
 
     def ensure_owner(self) -> str:
         """The caller's owner hash, issuing a fresh secret (cookie) if they have none."""
@@ -80,38 +84,96 @@ class Call:
 Handler = Callable[..., flask.Response]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, as werkzeug's endpoint
 class Route:
+    """One method on one path. `path` is a template (`/containers/{container_id}`, each
+    `{name}` one segment, passed to the handler as `name`): the document's path, and the
+    metrics' route label."""
+
     method: str
-    path: str  # the template, e.g. /containers/{container_id}; also the metrics' route label
-    pattern: re.Pattern[str]
+    path: str
     handler: Handler
-    public: bool = True  # False: internal (not in the OpenAPI document, handler gets the request)
+    operation: Operation | None = None  # what the OpenAPI document says of it
+    public: bool = True  # False: internal (not in the document, the handler gets the request)
 
 
-def route(method: str, path: str, handler: Handler, *, public: bool = True) -> Route:
-    """`path` may hold `{name}` placeholders, each matching one path segment."""
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-    return Route(method, path, re.compile(f"^{regex}/?\\Z"), handler, public)  # \Z: not $
+class Match(NamedTuple):
+    template: str  # the matched path's route template, or `metrics.UNMATCHED`
+    route: Route | None  # None: no route serves this method (see `allowed`) or path
+    params: Mapping[str, Any]
+    allowed: list[str]  # the methods the path serves, when `route` is None
+
+
+class Routes:
+    """A function's route table, matched by werkzeug's `Map`.
+
+    `patterns` shapes path parameters (a regular expression per name, as in the document):
+    a segment that does not fit is no match, so `/containers/templates` is never taken for a
+    container id, and another method on it is a 405 (werkzeug adds HEAD wherever GET is).
+    """
+
+    def __init__(self, *routes: Route, patterns: Mapping[str, str] | None = None) -> None:
+        self.routes = routes
+        self.patterns = dict(patterns or {})
+        converters = {name: _shaped(pattern) for name, pattern in self.patterns.items()}
+        self.map = Map(
+            [Rule(_rule(r.path, converters), methods=[r.method], endpoint=r) for r in routes],
+            converters=converters,
+            strict_slashes=False,  # /containers/ is /containers
+            merge_slashes=False,
+        )  # fmt: skip
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self.routes)
+
+    def match(self, environ: dict[str, Any]) -> Match:
+        adapter = self.map.bind_to_environ(environ)
+        try:
+            found, params = adapter.match()
+        except werkzeug_errors.MethodNotAllowed as error:
+            allowed = sorted(error.valid_methods or ())
+            other, _ = adapter.match(method=allowed[0])  # the path's template, for metrics
+            return Match(other.path, None, {}, allowed)
+        except werkzeug_errors.NotFound:
+            return Match(metrics.UNMATCHED, None, {}, [])
+        return Match(found.path, found, params, [])
+
+
+def _rule(path: str, converters: Mapping[str, type[BaseConverter]]) -> str:
+    """`/containers/{container_id}` in werkzeug's words: `/containers/<container_id:...>`."""
+    return re.sub(
+        r"\{(\w+)\}",
+        lambda m: f"<{m[1]}:{m[1]}>" if m[1] in converters else f"<{m[1]}>",
+        path,
+    )
+
+
+def _shaped(pattern: str) -> type[BaseConverter]:
+    class Shaped(BaseConverter):
+        regex = pattern.removeprefix("^").removesuffix("$")
+
+    return Shaped
 
 
 def serve(
-    request: flask.Request, context: LazyContext, routes: Sequence[Route], *, function: str
+    request: flask.Request, context: LazyContext, routes: Routes, *, function: str
 ) -> flask.Response:
     """Answer one request of `function` (its name labels the metrics) from `routes`."""
     started = time.perf_counter()
     request_id = _request_id(request)
     token = logs.request_id.set(request_id)
     call: Call | None = None
-    template, found, params = _dispatch(request, routes)
+    matched = routes.match(request.environ)
     try:
-        if found is None:
-            raise _no_route(request, template, routes)
-        if found.public:
+        if matched.route is None:
+            if matched.allowed:
+                raise MethodNotAllowed(matched.allowed)
+            raise NotFound(f"No such path: {request.path}")
+        if matched.route.public:
             call = _make_call(request, context(), request_id)
-            response = found.handler(call, **params)
+            response = matched.route.handler(call, **matched.params)
         else:
-            response = found.handler(request)
+            response = matched.route.handler(request)
     except SproutError as error:
         response = error_response(error)
     except ConfigError as error:
@@ -131,8 +193,9 @@ def serve(
         logs.request_id.reset(token)
     response = _finish(response, call, request_id)
     metrics.observe_request(
-        function, template, request.method, response.status_code, time.perf_counter() - started
-    )
+        function, matched.template, request.method, response.status_code,
+        time.perf_counter() - started,
+    )  # fmt: skip
     return response
 
 
@@ -167,90 +230,54 @@ def framework_error(error: HTTPException, *, function: str) -> flask.Response:
     return response
 
 
-def _dispatch(
-    request: flask.Request, routes: Sequence[Route]
-) -> tuple[str, Route | None, dict[str, str]]:
-    """The path's template, and the route for it and the method with the path's parameters.
-
-    A path belongs to the first route (in table order) whose template matches it, so tables
-    list a literal path before a template that would match it too (`/containers/templates`
-    before `/containers/{container_id}`): another method on that path is a 405, never a
-    request for a container named "templates". No route: `None`, and the template is
-    `UNMATCHED` when no route matches the path at all.
-    """
-    for candidate in routes:
-        match = candidate.pattern.match(request.path)
-        if match is not None:
-            break
-    else:
-        return metrics.UNMATCHED, None, {}
-    template = candidate.path
-    for found in routes:
-        if found.path == template and found.method == request.method:
-            return template, found, match.groupdict()
-    return template, None, {}
-
-
-def _no_route(request: flask.Request, template: str, routes: Sequence[Route]) -> SproutError:
-    if template == metrics.UNMATCHED:
-        return NotFound(f"No such path: {request.path}")
-    return MethodNotAllowed(sorted({r.method for r in routes if r.path == template}))
-
-
-# The hot path (here, `_owner_secret`, `_request_id`, `parse_json`) reads headers from the
-# WSGI environ: werkzeug's header view rebuilds each name's environ key on every lookup.
 def _make_call(request: flask.Request, ctx: Context, request_id: str) -> Call:
-    environ = request.environ
     address = identity.client_address(
-        environ.get("REMOTE_ADDR"), environ.get("HTTP_X_REAL_IP"), ctx.api.proxy_networks
+        request.remote_addr, request.headers.get("X-Real-Ip"), ctx.api.proxy_networks
     )
     secret = _owner_secret(request)
+    network = identity.network_of(
+        address, ctx.limits.network_prefix_v4, ctx.limits.network_prefix_v6
+    )
     return Call(
         request=request,
         ctx=ctx,
         request_id=request_id,
         client=identity.client_hash(ctx.api.secret_key, address),
         owner=identity.owner_hash(ctx.api.secret_key, secret) if secret else None,
+        network=identity.network_hash(ctx.api.secret_key, network),
     )
 
 
 def _owner_secret(request: flask.Request) -> str | None:
-    authorization = request.environ.get("HTTP_AUTHORIZATION", "")
+    authorization = request.headers.get("Authorization", "")
     if authorization[:7].lower() == "bearer ":
         candidate = authorization[7:].strip()
-    elif "HTTP_COOKIE" in request.environ:  # parsing no cookies is not free
-        candidate = request.cookies.get(identity.OWNER_COOKIE, "")
     else:
-        return None
+        candidate = request.cookies.get(identity.OWNER_COOKIE, "")
     return candidate if identity.is_owner_secret(candidate) else None
 
 
 def _request_id(request: flask.Request) -> str:
-    incoming = request.environ.get(_REQUEST_ID_ENVIRON, "")
-    # Request ids need to be unique, not secret: the cheap RNG spares a syscall per request.
-    return incoming if _REQUEST_ID_SHAPE.match(incoming) else f"{random.getrandbits(64):016x}"
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    return incoming if _REQUEST_ID_SHAPE.match(incoming) else secrets.token_hex(8)
 
 
 def _finish(response: flask.Response, call: Call | None, request_id: str) -> flask.Response:
-    # `add`, not `set`, for what no handler sets: set scans the headers to replace them.
-    response.headers.add(REQUEST_ID_HEADER, request_id)
+    response.headers.add(REQUEST_ID_HEADER, request_id)  # no handler sets these
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.add("X-Content-Type-Options", "nosniff")
-    if call is not None:
-        for name, value in call.extra_headers.items():
-            response.headers.setdefault(name, value)
-        if call.new_owner_secret:
-            response.headers.add(
-                "Set-Cookie", _owner_cookie(call.new_owner_secret, call.ctx.api.cookie_secure)
-            )
-            response.headers.add(identity.OWNER_TOKEN_HEADER, call.new_owner_secret)
+    if call is not None and call.new_owner_secret:
+        response.headers.add(
+            "Set-Cookie", _owner_cookie(call.new_owner_secret, call.ctx.api.cookie_secure)
+        )
+        response.headers.add(identity.OWNER_TOKEN_HEADER, call.new_owner_secret)
     return response
 
 
 def _owner_cookie(secret: str, secure: bool) -> str:
     """The owner cookie's `Set-Cookie` value. The secret is URL-safe base64 (checked by
     `identity.is_owner_secret`), so nothing needs quoting; `Max-Age` alone sets the expiry
-    (every browser in use honours it), which spares formatting a date on each create."""
+    (every browser in use honours it)."""
     cookie = (
         f"{identity.OWNER_COOKIE}={secret}; Max-Age={OWNER_COOKIE_MAX_AGE}; HttpOnly; "
         "Path=/; SameSite=Strict"
@@ -262,8 +289,7 @@ def _owner_cookie(secret: str, secure: bool) -> str:
 
 
 def parse_json(request: flask.Request, model: type[ModelT], max_bytes: int) -> ModelT:
-    media_type = request.environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-    if media_type != "application/json":
+    if request.mimetype != "application/json":
         raise UnsupportedMedia("Send the body as JSON (Content-Type: application/json).")
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"The body may be at most {max_bytes} bytes.")
@@ -271,8 +297,7 @@ def parse_json(request: flask.Request, model: type[ModelT], max_bytes: int) -> M
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"The body may be at most {max_bytes} bytes.")
     try:
-        # pydantic parses and validates in one pass, in Rust: a third of json.loads + validate.
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw)  # parsed and validated in one pass
     except ValidationError as exc:
         whole = [e["type"] for e in exc.errors() if not e["loc"]]  # about the body itself
         if "json_invalid" in whole:

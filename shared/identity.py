@@ -1,9 +1,9 @@
-"""Who is asking: the owner secret and the client address, and their keyed hashes.
+"""Who is asking: the owner secret, the client address and its network, and their keyed hashes.
 
 The owner secret is a random token the server issues (cookie, or bearer token for REST
-clients); Redis only ever sees its HMAC. Client addresses are hashed the same way so a dump
-of Redis does not reveal visitors' addresses, and the hash space cannot be enumerated
-without the server secret.
+clients); Redis only ever sees its HMAC. Client addresses and networks are hashed the same
+way so a dump of Redis does not reveal visitors' addresses, and the hash space cannot be
+enumerated without the server secret.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def client_hash(secret_key: str, address: str) -> str:
     return keyed_hash(secret_key, "client", address)
 
 
+def network_hash(secret_key: str, network: str) -> str:
+    return keyed_hash(secret_key, "network", network)
+
+
 # Requests come from a few proxies for many, often returning, visitors: parsing addresses and
 # testing networks costs more than the rest of the request's identity work together.
 @functools.lru_cache(maxsize=8192)
@@ -87,3 +91,15 @@ def _bucket(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
+
+
+@functools.lru_cache(maxsize=8192)
+def network_of(address: str, v4_prefix: int, v6_prefix: int) -> str:
+    """The network around an address as `client_address` gives it: by default its /24 (IPv4)
+    or /48 (IPv6). Limits count per network too: one crowd spreads over many addresses."""
+    try:
+        found = ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        return address  # "unknown" is a network of its own
+    prefix = v4_prefix if found.version == 4 else v6_prefix
+    return str(found.supernet(new_prefix=prefix) if found.prefixlen > prefix else found)

@@ -17,6 +17,7 @@ EXPIRY_INDEX = f"{PREFIX}expiry"  # zset container id -> expires_at, all live co
 RECORD_PREFIX = f"{PREFIX}c:"  # hash per container
 LIVE_BY_OWNER_PREFIX = f"{PREFIX}live:owner:"  # set of live container ids per owner
 LIVE_BY_CLIENT_PREFIX = f"{PREFIX}live:client:"  # set of live container ids per address
+LIVE_BY_NETWORK_PREFIX = f"{PREFIX}live:network:"  # set of live container ids per network
 RECONCILED_AT = f"{PREFIX}worker:reconciled_at"  # string: epoch s of the last reconcile (TTL)
 # hash: Prometheus series -> total, summed by every worker job; each flush renews its TTL
 # (a week), so it goes only after a week without jobs (Prometheus takes that as a reset)
@@ -39,8 +40,16 @@ def live_by_client(client: str) -> str:
     return LIVE_BY_CLIENT_PREFIX + client
 
 
+def live_by_network(network: str) -> str:
+    return LIVE_BY_NETWORK_PREFIX + network
+
+
 def creates_by_client(client: str) -> str:
     return f"{PREFIX}rl:creates:{client}"  # zset of create timestamps (sliding window)
+
+
+def creates_by_network(network: str) -> str:
+    return f"{PREFIX}rl:netcreates:{network}"  # zset of create timestamps (sliding window)
 
 
 def pow_creates_by_client(client: str) -> str:

@@ -18,7 +18,7 @@ one script:
     failed ─delete─► deleting        (the owner clears a failed container away)
 
 Two indexes follow the status, and `release` (in `LUA`) is the one place that keeps them:
-the live sets (per address and per owner: what counts against the live quotas) hold the
+the live sets (per address, network and owner: what counts against the live quotas) hold the
 records whose status is in `LIVE`; the expiry index (what counts against capacity, and what
 the reaper reads) holds those in `HOLDS_SLOT`: a deleting container keeps its slot until its
 pod is gone.
@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared import keys
+from shared import keys, limits
 from shared.records import Record
 
 if TYPE_CHECKING:  # shared.redis_client registers the scripts below
@@ -119,6 +119,7 @@ local EXPIRY = '{keys.EXPIRY_INDEX}'
 local STREAM = '{keys.STREAM}'
 local LIVE_BY_CLIENT = '{keys.LIVE_BY_CLIENT_PREFIX}'
 local LIVE_BY_OWNER = '{keys.LIVE_BY_OWNER_PREFIX}'
+local LIVE_BY_NETWORK = '{keys.LIVE_BY_NETWORK_PREFIX}'
 """
     + r"""
 local function hash_to_table(flat)
@@ -143,6 +144,7 @@ local function release(record)
   if not LIVE[now_status] then
     if record.client then redis.call('SREM', LIVE_BY_CLIENT .. record.client, record.id) end
     if record.owner then redis.call('SREM', LIVE_BY_OWNER .. record.owner, record.id) end
+    if record.network then redis.call('SREM', LIVE_BY_NETWORK .. record.network, record.id) end
   end
   if not HOLDS_SLOT[now_status] then redis.call('ZREM', EXPIRY, record.id) end
 end
@@ -171,132 +173,67 @@ local function add_entry(entry_type, id, now, request_id)
              'request_id', request_id or '')
 end
 
--- Sliding-window log: drop stamps older than the window, answer count and oldest stamp.
-local function window_state(key, now, window)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local count = redis.call('ZCARD', key)
-  local oldest = nil
-  if count > 0 then
-    oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
-  end
-  return count, oldest
-end
-
 local function is_live(id)
   local record = redis.call('HMGET', RECORD .. id, 'state', 'phase')
   return LIVE[status_of({state = record[1], phase = record[2]})] == true
 end
-
--- Members of a live set whose record is gone or no longer live are dropped (self-healing).
-local function live_count(set_key)
-  local members = redis.call('SMEMBERS', set_key)
-  local alive = {}
-  for _, id in ipairs(members) do
-    if is_live(id) then table.insert(alive, id) else redis.call('SREM', set_key, id) end
-  end
-  return #alive, alive
-end
-
--- Seconds until the soonest of `ids` leaves the expiry index (its lifetime ends).
-local function soonest_expiry(ids, now)
-  local soonest = nil
-  for _, id in ipairs(ids) do
-    local at = redis.call('ZSCORE', EXPIRY, id)
-    if at and (soonest == nil or tonumber(at) < soonest) then soonest = tonumber(at) end
-  end
-  if soonest == nil then return 0 end
-  return math.max(1, math.ceil(soonest - now))
-end
 """
+    + limits.LUA
 )
 
 # -- the scripts that write records -------------------------------------------------------------
 
-# CREATE: consume the CAPTCHA pass, charge the limits, check quotas and capacity, write the
-# record and its indexes, append a `create` entry. All or nothing.
-# KEYS[1] captcha pass hash        KEYS[2] creates window (client)   KEYS[3] pow creates window
-# KEYS[4] live set (client)        KEYS[5] live set (owner)          KEYS[6] container record
-# KEYS[7] owner index
-# ARGV[1] now (epoch s, string)    ARGV[2] client hash     ARGV[3] owner hash
-# ARGV[4] container id             ARGV[5] template        ARGV[6] lifetime s
-# ARGV[7] record TTL s             ARGV[8] creates/window  ARGV[9] pow creates/window
-# ARGV[10] window s                ARGV[11] live/address   ARGV[12] live/owner
-# ARGV[13] capacity                ARGV[14] request id     ARGV[15] action the pass is bound to
-# Answer: {"ok": true, "record": {...}, "creates": n, "oldest": t, "live_client": n,
-#          "live_owner": n}  or  {"ok": false, "code": ..., "policy": ..., "retry_after": s}
+# CREATE: consume the CAPTCHA pass, check and charge the caller's quotas (`shared.limits`),
+# check capacity, write the record and its indexes, append a `create` entry. All or nothing.
+# KEYS[1] captcha pass hash   KEYS[2] container record   KEYS[3] owner index
+# ARGV[1] now (epoch s, string)   ARGV[2] client hash   ARGV[3] owner hash   ARGV[4] network hash
+# ARGV[5] container id   ARGV[6] template   ARGV[7] lifetime s   ARGV[8] record TTL s
+# ARGV[9] capacity   ARGV[10] request id   ARGV[11] the action the pass must be bound to
+# ARGV[12] the quotas, JSON (`limits.create_quotas`)
+# Answer: {"ok": true, "record": {...}, "quotas": [[name, used, reset], ...]}
+#      or {"ok": false, "code": ..., "policy": ..., "retry_after": s}
 CREATE = (
     LUA
     + r"""
 local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[10])
-
 local pass = hash_to_table(redis.call('HGETALL', KEYS[1]))
-if pass.client == nil or pass.client ~= ARGV[2] or pass.action ~= ARGV[15] then
+if pass.client == nil or pass.client ~= ARGV[2] or pass.action ~= ARGV[11] then
   return cjson.encode({ok = false, code = 'captcha_invalid'})
 end
-
-local creates, oldest = window_state(KEYS[2], now, window)
-if creates >= tonumber(ARGV[8]) then
-  return cjson.encode({ok = false, code = 'rate_limited', policy = 'creates_per_address',
-                       retry_after = math.max(1, math.ceil(oldest + window - now))})
+local quotas = cjson.decode(ARGV[12])
+local refused = first_refusal(quotas, now, pass.mode or 'slider')
+if refused then
+  return cjson.encode({ok = false, code = 'rate_limited', policy = refused.name,
+                       retry_after = math.max(1, refused.reset)})
 end
-if pass.mode == 'pow' then
-  local pow_creates, pow_oldest = window_state(KEYS[3], now, window)
-  if pow_creates >= tonumber(ARGV[9]) then
-    return cjson.encode({ok = false, code = 'rate_limited', policy = 'pow_creates_per_address',
-                         retry_after = math.max(1, math.ceil(pow_oldest + window - now))})
-  end
-end
-
-local live_client, client_ids = live_count(KEYS[4])
-if live_client >= tonumber(ARGV[11]) then
-  return cjson.encode({ok = false, code = 'rate_limited', policy = 'live_per_address',
-                       retry_after = soonest_expiry(client_ids, now)})
-end
-local live_owner, owner_ids = live_count(KEYS[5])
-if live_owner >= tonumber(ARGV[12]) then
-  return cjson.encode({ok = false, code = 'rate_limited', policy = 'live_per_owner',
-                       retry_after = soonest_expiry(owner_ids, now)})
-end
-if redis.call('ZCARD', EXPIRY) >= tonumber(ARGV[13]) then
+if redis.call('ZCARD', EXPIRY) >= tonumber(ARGV[9]) then
   local first = redis.call('ZRANGE', EXPIRY, 0, 0, 'WITHSCORES')
   return cjson.encode({ok = false, code = 'capacity_full', policy = 'capacity',
                        retry_after = math.max(1, math.ceil(tonumber(first[2]) - now))})
 end
-if redis.call('EXISTS', KEYS[6]) == 1 then
+if redis.call('EXISTS', KEYS[2]) == 1 then
   return cjson.encode({ok = false, code = 'id_taken'})
 end
 
 -- Everything holds: commit.
-local id = ARGV[4]
-local ttl = tonumber(ARGV[7])
-local expires_at = now + tonumber(ARGV[6])
+local id = ARGV[5]
+local lifetime = tonumber(ARGV[7])
+local ttl = tonumber(ARGV[8])
 redis.call('DEL', KEYS[1])
-redis.call('ZADD', KEYS[2], now, ARGV[1] .. ':' .. id)
-redis.call('EXPIRE', KEYS[2], window)
-if pass.mode == 'pow' then
-  redis.call('ZADD', KEYS[3], now, ARGV[1] .. ':' .. id)
-  redis.call('EXPIRE', KEYS[3], window)
-end
+charge(quotas, now, ARGV[1] .. ':' .. id, id, ttl, lifetime)
 local record = {
-  id = id, template = ARGV[5], state = MOVES.create.state, phase = MOVES.create.phase,
-  owner = ARGV[3], client = ARGV[2], access = pass.mode or 'slider',
-  created_at = ARGV[1], updated_at = ARGV[1], expires_at = string.format('%.3f', expires_at),
-  lifetime = ARGV[6], request_id = ARGV[14]
+  id = id, template = ARGV[6], state = MOVES.create.state, phase = MOVES.create.phase,
+  owner = ARGV[3], client = ARGV[2], network = ARGV[4], access = pass.mode or 'slider',
+  created_at = ARGV[1], updated_at = ARGV[1],
+  expires_at = string.format('%.3f', now + lifetime), lifetime = ARGV[7], request_id = ARGV[10]
 }
-for field, value in pairs(record) do redis.call('HSET', KEYS[6], field, value) end
-redis.call('EXPIRE', KEYS[6], ttl)
-redis.call('ZADD', KEYS[7], now, id)
-redis.call('EXPIRE', KEYS[7], ttl)
-redis.call('SADD', KEYS[4], id)
-redis.call('EXPIRE', KEYS[4], ttl)
-redis.call('SADD', KEYS[5], id)
-redis.call('EXPIRE', KEYS[5], ttl)
-redis.call('ZADD', EXPIRY, expires_at, id)
-add_entry('create', id, ARGV[1], ARGV[14])
-return cjson.encode({ok = true, record = record, creates = creates + 1,
-                     oldest = oldest or now, live_client = live_client + 1,
-                     live_owner = live_owner + 1})
+for field, value in pairs(record) do redis.call('HSET', KEYS[2], field, value) end
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[3], now, id)
+redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('ZADD', EXPIRY, now + lifetime, id)
+add_entry('create', id, ARGV[1], ARGV[10])
+return cjson.encode({ok = true, record = record, quotas = usage(quotas)})
 """
 )
 

@@ -1,35 +1,91 @@
-"""Rate limits and quotas: the policies, what each has left, and the RateLimit headers.
+"""Rate limits and quotas: the policies, how Redis counts them, and the RateLimit headers.
 
-Counting happens in Redis (sliding-window logs and live sets, in `scripts`), atomically with
-the work it limits. This module names the policies, reads their state in one round trip,
-and renders the IETF httpapi RateLimit-Policy / RateLimit headers.
+Policies count per address (an IPv4 address, an IPv6 /64), per network (the /24 or /48
+around it), per owner (a browser's cookie, a REST client's token), or in all (capacity).
+Each counts in Redis, atomically with the work it limits, in one of two ways:
+
+    window  a sliding-window log: a zset of stamps (creates per hour, challenges per minute)
+    live    a live set: the ids of the containers that count now (kept by `shared.lifecycle`,
+            which takes a record out once it stops counting)
+
+A script that checks or reports policies gets the caller's as a JSON list (`quotas`: name,
+key, limit, and a window, or the access mode it applies to), and measures them with `LUA`.
+This module also renders them as the IETF httpapi RateLimit-Policy / RateLimit headers.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from shared import keys
-from shared.models import Policy, RateLimitStatus
-from shared.redis_client import Scripts
+from shared.errors import RateLimited
+from shared.models import OtherContainer, Policy, RateLimitStatus
 from shared.settings import LimitSettings
 
-DESCRIPTIONS = {
-    "creates_per_address": "Containers created from your address in the last hour",
-    "pow_creates_per_address": "Containers created without the puzzle in the last hour",
-    "live_per_address": "Containers running at once from your address",
-    "live_per_owner": "Containers running at once for you",
-    "challenges_per_address": "CAPTCHA challenges from your address in the last minute",
-    "capacity": "Containers running at once on the whole service",
-}
-SCOPES = {
-    "creates_per_address": "address",
-    "pow_creates_per_address": "address",
-    "live_per_address": "address",
-    "live_per_owner": "owner",
-    "challenges_per_address": "address",
-    "capacity": "global",
+if TYPE_CHECKING:
+    from shared.redis_client import Scripts
+
+
+@dataclass(frozen=True)
+class Kind:
+    scope: str  # address, network, owner or global
+    description: str  # what it counts, for GET /rate-limit and the page
+    refusal: str  # a refused request's message; {limit} and {wait} are filled in
+
+
+POLICIES: dict[str, Kind] = {
+    "creates_per_address": Kind(
+        "address",
+        "New containers from your address in the last hour",
+        "Hourly limit reached: {limit} new containers an hour from your address. "
+        "It opens again in {wait}.",
+    ),
+    "pow_creates_per_address": Kind(
+        "address",
+        "New containers without the puzzle from your address in the last hour",
+        "Hourly limit reached for starting without the puzzle: {limit} an hour from your "
+        "address. It opens again in {wait}; with the puzzle you may start one now.",
+    ),
+    "creates_per_network": Kind(
+        "network",
+        "New containers from your network (addresses near yours) in the last hour",
+        "Hourly limit reached for your network: {limit} new containers an hour from addresses "
+        "near yours, including other people's. It opens again in {wait}.",
+    ),
+    "live_per_address": Kind(
+        "address",
+        "Containers at once from your address",
+        "Your address already has {limit} containers. One more fits when one of them is "
+        "deleted or ends (in {wait} at the latest).",
+    ),
+    "live_per_owner": Kind(
+        "owner",
+        "Containers you have at once",
+        "You already have {limit} containers. Delete one to start another, or wait until "
+        "one ends (in {wait} at the latest).",
+    ),
+    "live_per_network": Kind(
+        "network",
+        "Containers at once from your network (addresses near yours)",
+        "Your network already has {limit} containers, including other people's. One more "
+        "fits when one of them is deleted or ends (in {wait} at the latest).",
+    ),
+    "network_share": Kind(
+        "network",
+        "Your network's share of Sprout's capacity",
+        "Your network holds its share of Sprout ({limit} containers), including other "
+        "people's containers. One more fits when one of them ends (in {wait} at the latest).",
+    ),
+    "challenges_per_address": Kind(
+        "address",
+        "Puzzles asked for from your address in the last minute",
+        "Too many puzzles asked for from your address: {limit} a minute. Try again in {wait}.",
+    ),
+    "capacity": Kind("global", "Containers at once on the whole service", ""),
 }
 
 
@@ -37,18 +93,27 @@ def limit_of(name: str, limits: LimitSettings) -> int:
     return {
         "creates_per_address": limits.creates_per_hour,
         "pow_creates_per_address": limits.pow_creates_per_hour,
+        "creates_per_network": limits.network_creates,
         "live_per_address": limits.live_per_address,
         "live_per_owner": limits.live_per_owner,
+        "live_per_network": limits.network_live,
+        "network_share": limits.network_share_limit,
         "challenges_per_address": limits.challenges_per_minute,
         "capacity": limits.capacity,
     }[name]
 
 
+def window_of(name: str, limits: LimitSettings) -> int | None:
+    if name == "challenges_per_address":
+        return limits.challenge_window
+    return limits.create_window if name.startswith(("creates_", "pow_creates_")) else None
+
+
 def policy(name: str, limit: int, used: int, reset: float, window: int | None = None) -> Policy:
     return Policy(
         name=name,
-        scope=SCOPES[name],  # type: ignore[arg-type]
-        description=DESCRIPTIONS[name],
+        scope=POLICIES[name].scope,  # type: ignore[arg-type]
+        description=POLICIES[name].description,
         limit=limit,
         remaining=max(0, limit - used),
         reset=max(0, math.ceil(reset)),
@@ -59,57 +124,189 @@ def policy(name: str, limit: int, used: int, reset: float, window: int | None = 
 def window_policy(
     name: str, limit: int, window: int, count: int, oldest: float, now: float
 ) -> Policy:
-    # Never beyond the window: `oldest` may come back from a script a hair later than `now`
-    # (cjson keeps 14 significant digits of an epoch time).
+    """A window policy from its count and oldest stamp (as the CAPTCHA's script answers)."""
+    # Never beyond the window: `oldest` may come back from a script a hair later than `now`.
     reset = min(window, oldest + window - now) if count else 0
     return policy(name, limit, count, reset, window)
 
 
+# -- counting in Redis --------------------------------------------------------------------------
+
+
+def create_quotas(
+    limits: LimitSettings, *, client: str, network: str, owner: str | None
+) -> list[dict[str, Any]]:
+    """The policies a create is checked against, in the order they are checked."""
+    quotas = [
+        _quota("creates_per_address", keys.creates_by_client(client), limits),
+        _quota("pow_creates_per_address", keys.pow_creates_by_client(client), limits, mode="pow"),
+        _quota("creates_per_network", keys.creates_by_network(network), limits),
+        _quota("live_per_address", keys.live_by_client(client), limits),
+        # A caller without an owner yet gets one with the create: nothing counts against it.
+        _quota("live_per_owner", keys.live_by_owner(owner or "-"), limits),
+        _quota("live_per_network", keys.live_by_network(network), limits),
+        _quota("network_share", keys.live_by_network(network), limits),
+    ]
+    return quotas
+
+
+def _quota(name: str, key: str, limits: LimitSettings, mode: str | None = None) -> dict[str, Any]:
+    quota: dict[str, Any] = {"name": name, "key": key, "limit": limit_of(name, limits)}
+    window = window_of(name, limits)
+    if window is not None:
+        quota["window"] = window
+    if mode is not None:
+        quota["mode"] = mode
+    return quota
+
+
+# Measuring, checking and charging quotas (the list above, decoded). Needs the record helpers
+# of `shared.lifecycle.LUA` (is_live, EXPIRY), which every script includes before this.
+LUA = r"""
+-- Sliding-window log: drop stamps older than the window, answer count and oldest stamp.
+local function window_state(key, now, window)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  local oldest = nil
+  if count > 0 then
+    oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
+  end
+  return count, oldest
+end
+
+-- Members of a live set whose record is gone or no longer live are dropped (self-healing).
+local function live_members(set_key)
+  local alive = {}
+  for _, id in ipairs(redis.call('SMEMBERS', set_key)) do
+    if is_live(id) then table.insert(alive, id) else redis.call('SREM', set_key, id) end
+  end
+  return alive
+end
+
+-- Seconds until the soonest of `ids` leaves the expiry index (its lifetime ends).
+local function soonest_expiry(ids, now)
+  local soonest = nil
+  for _, id in ipairs(ids) do
+    local at = redis.call('ZSCORE', EXPIRY, id)
+    if at and (soonest == nil or tonumber(at) < soonest) then soonest = tonumber(at) end
+  end
+  if soonest == nil then return 0 end
+  return math.max(1, math.ceil(soonest - now))
+end
+
+-- A quota's use now: q.used, and q.reset (seconds until one unit frees; 0: none used).
+local live_sets = {}  -- live_per_network and network_share count the same set
+local function measure(q, now)
+  if q.window then
+    local count, oldest = window_state(q.key, now, q.window)
+    q.used, q.reset = count, 0
+    if count > 0 then q.reset = math.max(1, math.ceil(oldest + q.window - now)) end
+  else
+    live_sets[q.key] = live_sets[q.key] or live_members(q.key)
+    q.used, q.reset = #live_sets[q.key], soonest_expiry(live_sets[q.key], now)
+  end
+  return q
+end
+
+-- The first quota that applies to `mode` and is used up (measuring each on the way), or nil.
+local function first_refusal(quotas, now, mode)
+  for _, q in ipairs(quotas) do
+    if q.mode == nil or q.mode == mode then
+      measure(q, now)
+      if q.used >= q.limit then return q end
+    end
+  end
+  return nil
+end
+
+-- Count one create against every quota measured: a stamp in each window, the id in each
+-- live set (kept `ttl` s). `lifetime`: when the new container frees its unit at the latest.
+local function charge(quotas, now, stamp, id, ttl, lifetime)
+  for _, q in ipairs(quotas) do
+    if q.used ~= nil then
+      if q.window then
+        redis.call('ZADD', q.key, now, stamp)
+        redis.call('EXPIRE', q.key, q.window)
+        if q.used == 0 then q.reset = q.window end
+      else
+        redis.call('SADD', q.key, id)
+        redis.call('EXPIRE', q.key, ttl)
+        if q.reset == 0 or q.reset > lifetime then q.reset = lifetime end
+      end
+      q.used = q.used + 1
+    end
+  end
+end
+
+-- What the caller is told of each quota measured: {name, used, reset}.
+local function usage(quotas)
+  local told = {}
+  for _, q in ipairs(quotas) do
+    if q.used ~= nil then table.insert(told, {q.name, q.used, q.reset}) end
+  end
+  return told
+end
+"""
+
+
+# -- reporting ----------------------------------------------------------------------------------
+
+
+def policies_of(usage: Iterable[list[Any]], limits: LimitSettings) -> list[Policy]:
+    """The policies a script measured (`usage`: [name, used, reset] each), as the API shows them."""
+    return [
+        policy(
+            str(name),
+            limit_of(str(name), limits),
+            int(used),
+            float(reset),
+            window_of(str(name), limits),
+        )
+        for name, used, reset in usage
+    ]
+
+
+def exhausted(name: str, limits: LimitSettings, retry_after: int) -> Policy:
+    """A policy with nothing left, for the headers of a refusal."""
+    return policy(name, limit_of(name, limits), 10**9, retry_after, window_of(name, limits))
+
+
 def status(
-    scripts: Scripts, limits: LimitSettings, client: str, owner: str | None, now: float
+    scripts: Scripts,
+    limits: LimitSettings,
+    *,
+    client: str,
+    network: str,
+    owner: str | None,
+    now: float,
 ) -> RateLimitStatus:
-    """Every policy for this caller, in one round trip."""
+    """Every policy for this caller, and the live containers counting against them that are
+    not the caller's own, in one round trip."""
+    quotas = [
+        *create_quotas(limits, client=client, network=network, owner=owner),
+        _quota("challenges_per_address", keys.challenges_by_client(client), limits),
+    ]
+    for quota in quotas:
+        quota.pop("mode", None)  # reported whatever mode the next create comes in
     answer = scripts.run(
         scripts.limits,
         [
-            keys.creates_by_client(client),
-            keys.pow_creates_by_client(client),
-            keys.challenges_by_client(client),
-            keys.live_by_client(client),
             keys.live_by_owner(owner or "-"),
+            keys.live_by_client(client),
+            keys.live_by_network(network),
         ],
-        [repr(now), limits.create_window, limits.challenge_window],
+        [repr(now), quotas_json(quotas)],
         idempotent=True,
     )
-    live_owner = answer["live_owner"] if owner else [0, 0]
-
-    def windowed(name: str, limit: int, window: int, counted: list[float]) -> Policy:
-        return window_policy(name, limit, window, int(counted[0]), float(counted[1]), now)
-
     return RateLimitStatus(
         policies=[
-            windowed(
-                "creates_per_address",
-                limits.creates_per_hour,
-                limits.create_window,
-                answer["creates"],
-            ),
-            windowed(
-                "pow_creates_per_address",
-                limits.pow_creates_per_hour,
-                limits.create_window,
-                answer["pow_creates"],
-            ),
-            policy("live_per_address", limits.live_per_address, *answer["live_client"]),
-            policy("live_per_owner", limits.live_per_owner, *live_owner),
-            windowed(
-                "challenges_per_address",
-                limits.challenges_per_minute,
-                limits.challenge_window,
-                answer["challenges"],
-            ),
-            policy("capacity", limits.capacity, answer["live_total"], 0),
-        ]
+            *policies_of(_as_list(answer["quotas"]), limits),
+            policy("capacity", limits.capacity, int(answer["live_total"]), 0),
+        ],
+        others=[
+            OtherContainer(scope=scope, expires_at=float(expires_at))
+            for scope, expires_at in _as_list(answer["others"])
+        ],
     )
 
 
@@ -124,3 +321,35 @@ def headers(policies: Iterable[Policy]) -> dict[str, str]:
         ),
         "RateLimit": ", ".join(f'"{p.name}";r={p.remaining};t={p.reset}' for p in listed),
     }
+
+
+def refused(name: str, limits: LimitSettings, retry_after: int) -> RateLimited:
+    """The 429 for a request refused by policy `name`: its own words, its headers."""
+    kind = POLICIES[name]
+    error = RateLimited(
+        kind.refusal.format(limit=limit_of(name, limits), wait=wait_words(retry_after)),
+        policy=name,
+        retry_after=retry_after,
+    )
+    error.headers.update(headers([exhausted(name, limits, retry_after)]))
+    return error
+
+
+def wait_words(seconds: int) -> str:
+    """A wait as a person says it: "40 seconds", "1 minute", "55 minutes", "2 hours"."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return f"{hours} hours"
+
+
+def quotas_json(quotas: list[dict[str, Any]]) -> str:
+    """The quota list as a script's argument."""
+    return json.dumps(quotas, separators=(",", ":"))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []  # cjson encodes an empty table as {}

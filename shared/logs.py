@@ -3,52 +3,60 @@
 The HTTP layer sets the request id for each request; the create and delete scripts store it
 in the record and the stream entry, and the worker sets it again while it handles that
 entry, so one id follows a container from the API call through the stream into the worker.
+
+A line holds `time` (UTC, milliseconds), `level`, `logger`, `message`, the `request_id` when
+there is one, whatever the call passed as `extra=`, and `exception` with its traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import json
 import logging
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO
+
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+class JsonFormatter(_JsonFormatter):
+    converter = staticmethod(time.gmtime)  # `time` in UTC, as 2024-05-01T12:00:00.123Z
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+            },
+        )
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": f"{_second(int(record.created))}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+class RequestIdFilter(logging.Filter):
+    """Adds the current request id (the contextvar) to each record, when there is one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
         current = request_id.get()
         if current:
-            entry["request_id"] = current
-        fields = record.__dict__
-        for key in sorted(key for key in fields if key not in _STANDARD):  # what `extra=` added
-            if not key.startswith("_"):
-                entry[key] = fields[key]
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return _encode(entry)
+            record.request_id = current
+        return True
 
 
-# One encoder for every line: json.dumps(default=...) builds a new one on each call.
-_encode = json.JSONEncoder(default=str).encode
-
-
-@functools.lru_cache(maxsize=4)
-def _second(epoch: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+def handler(stream: IO[str]) -> logging.Handler:
+    """A handler writing JSON lines with request ids to `stream`."""
+    made = logging.StreamHandler(stream)
+    made.setFormatter(JsonFormatter())
+    made.addFilter(RequestIdFilter())
+    return made
 
 
 @contextlib.contextmanager
@@ -62,17 +70,8 @@ def bound(current: str) -> Iterator[None]:
 
 
 def configure(level: str = "INFO") -> None:
-    """Send this process's logs to stderr as JSON lines (idempotent)."""
+    """Send this process's logs to stderr as JSON lines (once: later calls change nothing)."""
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return
-    # What a record gathers and our lines never show (the logging HOWTO's "Optimization"):
-    # the caller's frame, thread, process and task are a good part of a request's log cost.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root.handlers = [handler]
-    root.setLevel(level)
+    logging.basicConfig(handlers=[handler(sys.stderr)], level=level, force=True)

@@ -99,16 +99,33 @@ class TemplateList(BaseModel):
 
 class Policy(BaseModel):
     name: str
-    scope: Literal["address", "owner", "global"]
-    description: str
+    scope: Literal["address", "network", "owner", "global"] = Field(
+        description="What it counts per: your address (an IPv6 /64), your network (the /24 or "
+        "/48 around it, other people's too), you (this browser or token), or the whole service"
+    )
+    description: str = Field(description="What it counts, in words a person can read")
     limit: int
     remaining: int
     reset: int = Field(description="Seconds until the next unit of quota frees up (0: none used)")
     window: int | None = Field(description="Window in seconds; null for live-count quotas")
 
 
+class OtherContainer(BaseModel):
+    """A live container that is not the caller's own, yet counts against their quotas."""
+
+    scope: Literal["address", "network"] = Field(
+        description="`address`: from the caller's address (another browser, or a lost "
+        "cookie); `network`: from another address of the caller's network"
+    )
+    expires_at: float = Field(description="When it ends at the latest")
+
+
 class RateLimitStatus(BaseModel):
     policies: list[Policy]
+    others: list[OtherContainer] = Field(
+        description="Live containers counted against your address or network that are not "
+        "yours, soonest to end first; nothing else about them is shown"
+    )
 
 
 class PowChallenge(BaseModel):

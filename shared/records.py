@@ -27,6 +27,7 @@ class Record:
     phase: str
     owner: str
     client: str
+    network: str
     access: str
     created_at: float
     updated_at: float
@@ -45,6 +46,7 @@ class Record:
             phase=str(fields.get("phase", "")),
             owner=str(fields.get("owner", "")),
             client=str(fields.get("client", "")),
+            network=str(fields.get("network", "")),
             access=str(fields.get("access", "slider")),
             created_at=float(fields.get("created_at", 0)),
             updated_at=float(fields.get("updated_at", 0)),

@@ -31,39 +31,34 @@ return cjson.encode(records)
 """
 )
 
-# LIMITS: what every policy has left, without charging anything.
-# KEYS[1] creates window   KEYS[2] pow creates window   KEYS[3] challenges window
-# KEYS[4] live set (client)   KEYS[5] live set (owner, may be a never-written key)
-# ARGV[1] now   ARGV[2] create window s   ARGV[3] challenge window s
-# Answer: {"creates": [count, oldest], "pow_creates": [...], "challenges": [...],
-#          "live_client": [count, reset], "live_owner": [count, reset], "live_total": n}
+# LIMITS: what every policy has left, without charging anything, and the live containers
+# counting against the caller's address or network that are not the caller's own.
+# KEYS[1] live set (owner; may be a never-written key)   KEYS[2] live set (client)
+# KEYS[3] live set (network)
+# ARGV[1] now   ARGV[2] the quotas, JSON (`limits.status`)
+# Answer: {"quotas": [[name, used, reset], ...], "live_total": n,
+#          "others": [[scope, expires_at], ...] (soonest first)}
 LIMITS = (
     LUA
     + r"""
 local now = tonumber(ARGV[1])
-local function window_count(key, window)
-  local count = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
-  local oldest = 0
-  if count > 0 then
-    oldest = tonumber(redis.call('ZRANGEBYSCORE', key, '(' .. (now - window), '+inf',
-                                 'WITHSCORES', 'LIMIT', 0, 1)[2])
+local quotas = cjson.decode(ARGV[2])
+for _, q in ipairs(quotas) do measure(q, now) end
+local mine = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do mine[id] = true end
+local others = {}
+for _, scoped in ipairs({{'address', KEYS[2]}, {'network', KEYS[3]}}) do
+  for _, id in ipairs(live_members(scoped[2])) do
+    if not mine[id] then
+      mine[id] = true  -- an address's container is its network's too: listed once
+      local ends = redis.call('ZSCORE', EXPIRY, id)
+      if not ends then ends = redis.call('HGET', RECORD .. id, 'expires_at') end
+      table.insert(others, {scoped[1], tonumber(ends)})
+    end
   end
-  return {count, oldest}
 end
-local function live(set_key)
-  local alive = {}
-  for _, id in ipairs(redis.call('SMEMBERS', set_key)) do
-    if is_live(id) then table.insert(alive, id) end
-  end
-  return {#alive, soonest_expiry(alive, now)}
-end
-return cjson.encode({
-  creates = window_count(KEYS[1], tonumber(ARGV[2])),
-  pow_creates = window_count(KEYS[2], tonumber(ARGV[2])),
-  challenges = window_count(KEYS[3], tonumber(ARGV[3])),
-  live_client = live(KEYS[4]),
-  live_owner = live(KEYS[5]),
-  live_total = redis.call('ZCARD', EXPIRY)
-})
+table.sort(others, function(a, b) return a[2] < b[2] end)
+return cjson.encode({quotas = usage(quotas), live_total = redis.call('ZCARD', EXPIRY),
+                     others = others})
 """
 )

@@ -26,6 +26,9 @@ class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPROUT_", extra="ignore")
 
     redis_url: str = Field(description="Redis connection URL, e.g. redis://:password@redis:6379/0")
+    redis_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds to connect to Redis, and to wait for each answer"
+    )
 
 
 class SiteSettings(BaseSettings):
@@ -86,7 +89,7 @@ class ApiSettings(RedisSettings, SiteSettings):
 
 
 class LimitSettings(BaseSettings):
-    """Rate limits and quotas (DESIGN §10)."""
+    """Rate limits and quotas, per address, network, owner and in all (see `shared.limits`)."""
 
     model_config = SettingsConfigDict(env_prefix="SPROUT_LIMIT_", extra="ignore")
 
@@ -102,6 +105,35 @@ class LimitSettings(BaseSettings):
     capacity: int = Field(default=100, ge=1, description="Live containers in the whole system")
     create_window: int = Field(default=3600, ge=1)
     challenge_window: int = Field(default=60, ge=1)
+    # A network is the /24 (IPv4) or /48 (IPv6) around an address (an IPv6 address is its /64).
+    # A network's quotas are never below one address's: they would make those meaningless.
+    network_prefix_v4: int = Field(default=24, ge=8, le=32, description="IPv4 network prefix")
+    network_prefix_v6: int = Field(default=48, ge=16, le=64, description="IPv6 network prefix")
+    creates_per_network: int = Field(
+        default=30, ge=1, description="Creates per network per hour (at least creates_per_hour)"
+    )
+    live_per_network: int = Field(
+        default=20, ge=1, description="Live containers per network (at least live_per_address)"
+    )
+    network_share: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="The share of capacity one network may hold (at least live_per_address)",
+    )
+
+    @property
+    def network_creates(self) -> int:
+        return max(self.creates_per_network, self.creates_per_hour)
+
+    @property
+    def network_live(self) -> int:
+        return max(self.live_per_network, self.live_per_address)
+
+    @property
+    def network_share_limit(self) -> int:
+        # Rounded first: 0.29 x 100 is 28.999999999999996 in floating point.
+        return max(self.live_per_address, int(round(self.capacity * self.network_share, 6)))
 
 
 class CaptchaSettings(BaseSettings):

@@ -8,8 +8,6 @@ the paths those rules do not match; this does the same, with the error handler e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import flask
 import redis
 import werkzeug.routing
@@ -18,12 +16,12 @@ from werkzeug.exceptions import HTTPException
 
 from shared import passes
 from shared.context import Context, LazyContext
-from shared.http import Route, framework_error, serve
+from shared.http import Routes, framework_error, serve
 from shared.identity import client_hash
 from tests.conftest import SECRET
 
 
-def function_app(ctx: Context, routes: Sequence[Route], function: str = "test") -> flask.Flask:
+def function_app(ctx: Context, routes: Routes, function: str = "test") -> flask.Flask:
     app = flask.Flask("sprout-test")
     context = LazyContext(lambda: ctx)
 
@@ -42,7 +40,7 @@ def function_app(ctx: Context, routes: Sequence[Route], function: str = "test") 
 PEER = "203.0.113.7"
 
 
-def client_for(ctx, routes: list[Route], peer: str = PEER) -> FlaskClient:
+def client_for(ctx, routes: Routes, peer: str = PEER) -> FlaskClient:
     client = function_app(ctx, routes).test_client()
     client.environ_base["REMOTE_ADDR"] = peer
     return client

@@ -8,13 +8,24 @@ from typing import Any
 
 import redis
 
-from shared import keys
+from shared import keys, metrics
 from shared.captcha import pow
 from shared.context import Context
 from shared.settings import CaptchaSettings, LimitSettings, TemplateSettings
 from tests.captcha_bots import Drag, human_drag, payload
 from tests.clock import FakeClock
 from tests.conftest import make_api_settings
+
+
+def captcha_failures() -> dict[str, int]:
+    """The CAPTCHA answers this process refused so far, by reason (`shared.metrics`)."""
+    (family,) = metrics.CAPTCHA_FAILURES.collect()
+    return {
+        sample.labels["reason"]: int(sample.value)
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
 
 # Where the proof of work is not the point, a few bits keep the tests fast.
 CHEAP_POW = {"slider_difficulty": 4, "pow_difficulty": 6, "max_difficulty": 10}

@@ -26,8 +26,9 @@ exits 1 if one breaks:
   no request without an answer.
 
 Every visitor comes from 127.0.0.1 through the gateway, so the per-address limits (creates
-per hour, live containers per address, challenges per minute) are lifted for the soak; the
-per-owner limit (3) and the global capacity stay, so `capacity_full` happens. The proof of
+per hour, live containers per address, challenges per minute) are lifted for the soak, and
+with them the network's (never below an address's); the per-owner limit (3) and the global
+capacity stay, so `capacity_full` happens. The proof of
 work is kept small (8 bits, no step on failures): a browser pays it on the visitor's
 machine, here it would burn this machine's CPU for nothing the soak measures.
 """

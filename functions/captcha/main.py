@@ -7,8 +7,9 @@ import flask
 from shared import limits, metrics
 from shared.captcha import service
 from shared.context import LazyContext
-from shared.http import Call, handle_framework_errors, json_response, route, serve
-from shared.models import CaptchaRequest, CaptchaVerifyRequest
+from shared.http import Call, Route, Routes, handle_framework_errors, json_response, serve
+from shared.models import CaptchaChallenge, CaptchaPass, CaptchaRequest, CaptchaVerifyRequest
+from shared.openapi import BODY_ERRORS, RATE_HEADERS, Answer, Operation
 
 context = LazyContext()
 
@@ -24,11 +25,23 @@ def verify(call: Call) -> flask.Response:
     return json_response(service.verify(call.ctx, client=call.client, body=body))
 
 
-ROUTES = [
-    route("POST", "/captcha/request", request_challenge),
-    route("POST", "/captcha/verify", verify),
-    route("GET", "/metrics", metrics.endpoint, public=False),  # in-cluster only: shared.metrics
-]
+ROUTES = Routes(
+    Route("POST", "/captcha/request", request_challenge, Operation(
+        "requestCaptcha",
+        "Issue a slider (or proof-of-work only) challenge",
+        {200: Answer("A challenge", CaptchaChallenge, RATE_HEADERS)},
+        body=CaptchaRequest,
+        errors=(*BODY_ERRORS, 429),
+    )),
+    Route("POST", "/captcha/verify", verify, Operation(
+        "verifyCaptcha",
+        "Check a solution (one attempt per challenge); a pass gives a single-use token",
+        {200: Answer("Passed", CaptchaPass)},
+        body=CaptchaVerifyRequest,
+        errors=(*BODY_ERRORS, 403),
+    )),
+    Route("GET", "/metrics", metrics.endpoint, public=False),  # in-cluster only: shared.metrics
+)  # fmt: skip
 
 
 handle_framework_errors("captcha")  # Flask's own 404s (e.g. a path with a newline), as JSON

@@ -50,10 +50,10 @@ multiplies series; a textfile needs a node that outlives the job. So each job ad
 to one Redis hash (`HINCRBYFLOAT`, one pipelined round trip at most once a second and at
 exit): Redis, which every job already reaches, sums all jobs exactly and keeps the totals
 through restarts (AOF); a job SIGKILLed, or ended by Redis going away, loses at most its
-last second of counts. `metrics.render` gives them in Prometheus' text format, with the
+last second of counts. `metrics.Collector` hands them to prometheus-client, with the
 stream's lag, pending and dead-letter gauges read at that moment; `sprout-worker metrics`
-prints it (or `--out FILE` writes it atomically for a node-exporter textfile collector), and
-`sprout-worker metrics --listen HOST:PORT` serves it on /metrics, read at each scrape (the
+prints them (or `--out FILE` writes them atomically for a node-exporter textfile collector), and
+`sprout-worker metrics --listen HOST:PORT` serves them on /metrics, read at each scrape (the
 `sprout-worker-metrics` Deployment in deploy/).
 
 Deploy notes: the ScaledJob's pods run `sprout-worker`, with `activeDeadlineSeconds` above

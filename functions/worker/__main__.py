@@ -71,7 +71,7 @@ def run_job(settings: WorkerSettings) -> int:
 
 
 def run_tick(settings: WorkerSettings) -> int:
-    client = connect(load(RedisSettings).redis_url)
+    client = _redis()
     try:
         answer = Stream(client, "tick").tick(
             now=time.time(),
@@ -85,40 +85,46 @@ def run_tick(settings: WorkerSettings) -> int:
 
 
 def print_metrics(out: Path | None) -> int:
+    from prometheus_client import write_to_textfile
+
     from functions.worker import metrics
 
-    client = connect(load(RedisSettings).redis_url)
+    client = _redis()
     try:
-        text = metrics.render(client)
+        if out is None:
+            sys.stdout.write(metrics.render(client))
+        else:  # atomically, as textfile collectors expect
+            write_to_textfile(str(out), metrics.registry(client))
     finally:
         client.close()
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        metrics.write_textfile(text, out)
     return 0
 
 
 def serve_metrics(address: tuple[str, int]) -> int:
     from functions.worker import metrics
 
-    client = connect(load(RedisSettings).redis_url)
-    exporter = metrics.Exporter(address, client)
+    client = _redis()
+    server = metrics.serve(address, client)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever(), which runs in this thread: hand it over.
-        threading.Thread(target=exporter.shutdown).start()
+        threading.Thread(target=server.shutdown).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    bound_host, bound_port = exporter.server_address[:2]
+    bound_host, bound_port = server.server_address[:2]
     log.info("serving metrics on http://%s:%s/metrics", bound_host, bound_port)
     try:
-        exporter.serve_forever()
+        server.serve_forever()
     finally:
-        exporter.server_close()
+        server.server_close()
         client.close()
     return 0
+
+
+def _redis() -> redis.Redis:
+    settings = load(RedisSettings)
+    return connect(settings.redis_url, timeout=settings.redis_timeout)
 
 
 def _listen_address(value: str) -> tuple[str, int]:

@@ -1,18 +1,20 @@
-"""The worker's metrics: counted by each job, summed in Redis, rendered for Prometheus.
+"""The worker's metrics: counted by each job, summed in Redis, exposed by a collector.
 
 A job lives seconds to minutes and many run at once, so nothing scrapes a job. Each job adds
 its counts to one Redis hash (`keys.WORKER_METRICS`, field = the series as Prometheus writes
 it, value = its total) with `HINCRBYFLOAT`, one pipelined round trip at most once a second
 and once more when it exits. Redis sums the jobs exactly, however many run at once, and keeps
 the totals across restarts (AOF). A job that is SIGKILLed, or exits because Redis is down,
-loses the counts of its last second. `render` turns the hash, plus gauges read from Redis at
-that moment (stream lag and pending, dead letters, live containers by state), into the text
-exposition format; `sprout-worker metrics` prints it, or writes it atomically with `--out`
-(a node-exporter textfile), and `sprout-worker metrics --listen HOST:PORT` serves it to
-Prometheus on `/metrics`, read from Redis at each scrape: deploy/ runs that as the small
-`sprout-worker-metrics` Deployment (see the package docstring for why not a Pushgateway).
+loses the counts of its last second.
 
-Series (all counters but the launch histogram):
+`Collector` reads the hash, plus gauges read from Redis at that moment (stream lag and
+pending, dead letters, live containers by state), at each collection: prometheus-client
+renders it. `sprout-worker metrics` prints it, `--out FILE` writes it with `write_to_textfile`
+(a node-exporter textfile), and `--listen HOST:PORT` serves it on `/metrics` (`serve`):
+deploy/ runs that as the small `sprout-worker-metrics` Deployment (see the package docstring
+for why not a Pushgateway).
+
+Series (all counters but the launch histogram and the gauges):
 
     sprout_worker_entries_total{type, outcome}    entries handled (outcome: running, failed,
                                                   deleted, cancelled, skipped-<state>, ...)
@@ -24,20 +26,30 @@ Series (all counters but the launch histogram):
     sprout_worker_job_seconds_total               time jobs ran
     sprout_worker_api_calls_total                 Kubernetes API calls
     sprout_container_launch_seconds               create (the API's 202) to running
+    sprout_stream_lag, sprout_stream_pending, sprout_stream_dead_letters
+    sprout_containers_live{state}
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import redis
+from prometheus_client import CollectorRegistry, generate_latest, make_wsgi_app
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.exposition import ThreadingWSGIServer
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector as _Collector
 
 from shared import keys
 
@@ -47,25 +59,23 @@ METRICS_TTL = 7 * 24 * 3600  # renewed by every flush: the totals go after a wee
 LAUNCH = "sprout_container_launch_seconds"
 LAUNCH_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0)
 
-FAMILIES: dict[str, tuple[str, str]] = {
-    "sprout_worker_entries_total": ("counter", "Stream entries handled, by type and outcome."),
-    "sprout_worker_retries_total": ("counter", "Entries released to be delivered again."),
-    "sprout_worker_takeovers_total": ("counter", "Entries taken over from a job that died."),
-    "sprout_worker_dead_lettered_total": ("counter", "Entries moved to the dead-letter stream."),
-    "sprout_worker_reconciled_total": ("counter", "What the reconciler did, by action."),
-    "sprout_worker_jobs_total": ("counter", "Worker jobs finished, by why they stopped."),
-    "sprout_worker_job_seconds_total": ("counter", "Seconds worker jobs ran."),
-    "sprout_worker_api_calls_total": ("counter", "Kubernetes API calls made by worker jobs."),
-    LAUNCH: ("histogram", "Seconds from the accepted create to the container running."),
-    "sprout_stream_lag": ("gauge", "Stream entries not yet delivered to the worker group."),
-    "sprout_stream_pending": ("gauge", "Stream entries delivered but not yet acknowledged."),
-    "sprout_stream_dead_letters": ("gauge", "Entries in the dead-letter stream."),
-    "sprout_containers_live": ("gauge", "Containers not yet terminal, by state."),
+# Counter families (each series is the name plus `_total`): help text and label names.
+COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sprout_worker_entries": ("Stream entries handled, by type and outcome.", ("type", "outcome")),
+    "sprout_worker_retries": ("Entries released to be delivered again.", ("type",)),
+    "sprout_worker_takeovers": ("Entries taken over from a job that died.", ()),
+    "sprout_worker_dead_lettered": ("Entries moved to the dead-letter stream.", ("type",)),
+    "sprout_worker_reconciled": ("What the reconciler did, by action.", ("action",)),
+    "sprout_worker_jobs": ("Worker jobs finished, by why they stopped.", ("stopped_by",)),
+    "sprout_worker_job_seconds": ("Seconds worker jobs ran.", ()),
+    "sprout_worker_api_calls": ("Kubernetes API calls made by worker jobs.", ()),
 }
+LAUNCH_HELP = "Seconds from the accepted create to the container running."
+LIVE_STATES = ("pending", "running", "deleting")
 
 
 def series(name: str, labels: Mapping[str, str] | None = None) -> str:
-    """`name{a="1",b="2"}` (labels sorted, values escaped) or `name`."""
+    """`name{a="1",b="2"}` (labels sorted, values escaped) or `name`: a field of the hash."""
     if not labels:
         return name
     inner = ",".join(f'{key}="{_escape(str(value))}"' for key, value in sorted(labels.items()))
@@ -74,6 +84,13 @@ def series(name: str, labels: Mapping[str, str] | None = None) -> str:
 
 def _escape(value: str) -> str:
     return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+BUCKET_BOUNDS = (*(_number(b) for b in LAUNCH_BUCKETS), "+Inf")  # the `le` label values
 
 
 class JobMetrics:
@@ -97,12 +114,10 @@ class JobMetrics:
 
     def observe_launch(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
-        for bound in LAUNCH_BUCKETS:
-            if seconds <= bound:
-                self._add(series(f"{LAUNCH}_bucket", {"le": _number(bound)}), 1)
-        self._add(series(f"{LAUNCH}_bucket", {"le": "+Inf"}), 1)
-        self._add(f"{LAUNCH}_sum", seconds)
-        self._add(f"{LAUNCH}_count", 1)
+        for bound, le in zip((*LAUNCH_BUCKETS, float("inf")), BUCKET_BOUNDS, strict=True):
+            if seconds <= bound:  # a bucket counts what is <= its bound: stored cumulative
+                self._add(series(f"{LAUNCH}_bucket", {"le": le}), 1)
+        self._add(f"{LAUNCH}_sum", seconds)  # the count is the +Inf bucket's
 
     def _add(self, name: str, value: float) -> None:
         self.unsent[name] = self.unsent.get(name, 0) + value
@@ -130,99 +145,110 @@ class JobMetrics:
                 self.unsent[name] = left
 
 
-def render(client: redis.Redis) -> str:
-    """The worker's totals and the stream's gauges, in Prometheus' text format."""
-    totals: dict[str, str] = dict(client.hgetall(keys.WORKER_METRICS))  # type: ignore[arg-type]
-    lines: dict[str, list[str]] = {name: [] for name in FAMILIES}
-    for name, value in totals.items():
-        family = name.split("{", 1)[0]
-        if family in lines:
-            lines[family].append(f"{name} {_number(float(value))}")
-    # Every bucket, always: one never reached holds 0 (a bucket counts what is <= its bound).
-    histogram = [
-        *(series(f"{LAUNCH}_bucket", {"le": _number(b)}) for b in LAUNCH_BUCKETS),
-        series(f"{LAUNCH}_bucket", {"le": "+Inf"}),
-        f"{LAUNCH}_sum",
-        f"{LAUNCH}_count",
-    ]
-    lines[LAUNCH] = [f"{name} {_number(float(totals.get(name, 0)))}" for name in histogram]
-    for name, gauge in _gauges(client).items():
-        lines[name.split("{", 1)[0]].append(f"{name} {_number(gauge)}")
-    out: list[str] = []
-    for family, (kind, help_text) in FAMILIES.items():
-        out += [f"# HELP {family} {help_text}", f"# TYPE {family} {kind}"]
-        out += lines[family] if kind == "histogram" else sorted(lines[family])
-    return "\n".join(out) + "\n"
+class Collector(_Collector):
+    """The worker's totals and the stream's gauges, read from Redis at each collection.
 
+    A Redis error goes up (`serve` answers 503 then, so Prometheus marks the target down
+    rather than storing zeros).
+    """
 
-def _gauges(client: redis.Redis) -> dict[str, float]:
-    gauges: dict[str, float] = {"sprout_stream_lag": 0, "sprout_stream_pending": 0}
-    try:
-        groups: Any = client.xinfo_groups(keys.STREAM)
-    except redis.ResponseError:  # no stream yet
-        groups = []
-    for group in groups:
-        if group.get("name") == keys.WORKER_GROUP:
-            gauges["sprout_stream_lag"] = float(group.get("lag") or 0)
-            gauges["sprout_stream_pending"] = float(group.get("pending") or 0)
-    gauges["sprout_stream_dead_letters"] = float(client.xlen(keys.DEAD_LETTER_STREAM))
-    live: Counter[str] = Counter({"pending": 0, "running": 0, "deleting": 0})
-    ids: list[Any] = list(client.zrange(keys.EXPIRY_INDEX, 0, -1))
-    pipe = client.pipeline(transaction=False)
-    for container_id in ids:
-        pipe.hget(keys.record(str(container_id)), "state")
-    for state in pipe.execute() if ids else []:
-        if state:
-            live[str(state)] += 1
-    for state, count in live.items():
-        gauges[series("sprout_containers_live", {"state": state})] = count
-    return gauges
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-class Exporter(ThreadingHTTPServer):
-    """`GET /metrics`: `render` at each scrape; 503 while Redis does not answer, so that
-    Prometheus marks the target down rather than storing zeros."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        super().__init__(address, _ExporterHandler)
 
+    def collect(self) -> Iterator[Metric]:
+        totals: dict[str, str] = self.client.hgetall(keys.WORKER_METRICS)  # type: ignore[assignment]
+        stored: dict[str, list[Any]] = defaultdict(list)  # series name -> its samples
+        text = "".join(f"{field} {value}\n" for field, value in totals.items())
+        for family in text_string_to_metric_families(text):  # the fields are exposition lines
+            for sample in family.samples:
+                stored[sample.name].append(sample)
+        for name, (help_text, labels) in COUNTERS.items():
+            counter = CounterMetricFamily(name, help_text, labels=labels)
+            for sample in stored[f"{name}_total"]:
+                counter.add_metric([sample.labels.get(label, "") for label in labels], sample.value)
+            yield counter
+        buckets = {sample.labels.get("le"): sample.value for sample in stored[f"{LAUNCH}_bucket"]}
+        yield HistogramMetricFamily(
+            LAUNCH,
+            LAUNCH_HELP,
+            buckets=[(le, buckets.get(le, 0.0)) for le in BUCKET_BOUNDS],  # every one, always
+            sum_value=sum(sample.value for sample in stored[f"{LAUNCH}_sum"]),
+        )
+        yield from self._gauges()
 
-class _ExporterHandler(BaseHTTPRequestHandler):
-    server: Exporter
-
-    def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] != "/metrics":
-            self._answer(404, "Not found: the metrics are on /metrics.\n")
-            return
+    def _gauges(self) -> Iterable[Metric]:
+        lag = pending = 0.0
         try:
-            text = render(self.server.client)
+            groups: Any = self.client.xinfo_groups(keys.STREAM)
+        except redis.ResponseError:  # no stream yet
+            groups = []
+        for group in groups:
+            if group.get("name") == keys.WORKER_GROUP:
+                lag, pending = float(group.get("lag") or 0), float(group.get("pending") or 0)
+        yield GaugeMetricFamily(
+            "sprout_stream_lag", "Stream entries not yet delivered to the worker group.", lag
+        )
+        yield GaugeMetricFamily(
+            "sprout_stream_pending", "Stream entries delivered but not yet acknowledged.", pending
+        )
+        yield GaugeMetricFamily(
+            "sprout_stream_dead_letters",
+            "Entries in the dead-letter stream.",
+            float(self.client.xlen(keys.DEAD_LETTER_STREAM)),
+        )
+        live: Counter[str] = Counter(dict.fromkeys(LIVE_STATES, 0))
+        ids: list[Any] = list(self.client.zrange(keys.EXPIRY_INDEX, 0, -1))
+        pipe = self.client.pipeline(transaction=False)
+        for container_id in ids:
+            pipe.hget(keys.record(str(container_id)), "state")
+        for state in pipe.execute() if ids else []:
+            if state:
+                live[str(state)] += 1
+        containers = GaugeMetricFamily(
+            "sprout_containers_live", "Containers not yet terminal, by state.", labels=["state"]
+        )
+        for state, count in sorted(live.items()):
+            containers.add_metric([state], count)
+        yield containers
+
+
+def registry(client: redis.Redis) -> CollectorRegistry:
+    """A registry holding the worker's `Collector` alone (nothing is read until collected)."""
+    made = CollectorRegistry()
+    made.register(Collector(client))
+    return made
+
+
+def render(client: redis.Redis) -> str:
+    """The worker's metrics, in Prometheus' text format."""
+    return generate_latest(registry(client)).decode()
+
+
+def serve(address: tuple[str, int], client: redis.Redis) -> WSGIServer:
+    """A server for `GET /metrics` (call `serve_forever`): prometheus-client's WSGI app,
+    read from Redis at each scrape; 404 elsewhere, and 503 while Redis does not answer."""
+    metrics_app = make_wsgi_app(registry(client))
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/metrics":
+            return _text(start_response, "404 Not Found", "The metrics are on /metrics.\n")
+        try:
+            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
         except redis.RedisError as exc:
             log.warning("scrape: Redis failed: %s", exc)
-            self._answer(503, "Redis is unavailable; no metrics this time.\n")
-            return
-        self._answer(200, text, "text/plain; version=0.0.4; charset=utf-8")
+            return _text(
+                start_response, "503 Service Unavailable", "Redis is unavailable; try later.\n"
+            )
 
-    def _answer(self, status: int, text: str, kind: str = "text/plain; charset=utf-8") -> None:
-        body = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    host, port = address
+    return make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
 
+
+def _text(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+    return [text.encode()]
+
+
+class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # a line per scrape is noise; failures are logged above
-
-
-def write_textfile(text: str, path: Path) -> None:
-    """Write atomically (a scraper never reads half a file), as textfile collectors expect."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(text)
-    partial.replace(path)
+        pass  # a line per scrape is noise; failures are logged by `serve`

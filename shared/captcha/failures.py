@@ -1,17 +1,12 @@
 """Why a CAPTCHA answer was refused, counted per reason on the server.
 
 The client always gets the same 403 (`shared.errors.CaptchaFailed`) whatever the reason;
-the reason goes to a log line (`captcha_failed reason=...`) and to an in-process counter
-that a metrics endpoint can export, so operators can see which rule rejects people.
+the reason goes to a log line (`captcha_failed reason=...`) and to the counter
+`sprout_captcha_failures_total` (`shared.metrics`), so operators can see which rule rejects
+people.
 """
 
 from __future__ import annotations
-
-import logging
-import threading
-from collections import Counter
-
-log = logging.getLogger("sprout.captcha")
 
 # Every reason, in the order the checks run.
 REASONS = (
@@ -42,32 +37,3 @@ class Rejected(Exception):
             raise ValueError(f"unknown reason {reason!r}")
         super().__init__(reason)
         self.reason = reason
-
-
-class Counts:
-    """Thread-safe counters of verifications: failures per reason, passes per mode."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._failures: Counter[str] = Counter()
-        self._passes: Counter[str] = Counter()
-
-    def failed(self, reason: str) -> None:
-        with self._lock:
-            self._failures[reason] += 1
-        log.info("captcha_failed reason=%s", reason)
-
-    def passed(self, mode: str) -> None:
-        with self._lock:
-            self._passes[mode] += 1
-
-    def failures(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._failures)
-
-    def passes(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._passes)
-
-
-COUNTS = Counts()  # the process's counters

@@ -8,13 +8,14 @@ checks, in this order: binding (address, action), timing (not expired, not impos
 proof of work, offset (slider), track (slider). A pass is written in a second round trip
 (a failure is logged in one instead); the two cannot be one script because the checks need
 the stored answer first and run here, not in Redis. Every failure raises the same
-`CaptchaFailed`; the reason is counted and logged (`failures.COUNTS`).
+`CaptchaFailed`; the reason is counted (`shared.metrics`) and logged.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 import random
 from dataclasses import dataclass
 
@@ -22,11 +23,13 @@ import redis
 
 from shared import limits, metrics, passes
 from shared.captcha import pow, puzzle, store, track
-from shared.captcha.failures import COUNTS, Rejected
+from shared.captcha.failures import Rejected
 from shared.context import Context
-from shared.errors import CaptchaFailed, RateLimited
+from shared.errors import CaptchaFailed
 from shared.models import CaptchaChallenge, CaptchaPass, CaptchaVerifyRequest, Policy, PowChallenge
 from shared.settings import CaptchaSettings
+
+log = logging.getLogger("sprout.captcha")
 
 FAILED_MESSAGE = "The CAPTCHA was not solved. Please try a new one."
 POLICY = "challenges_per_address"
@@ -84,11 +87,7 @@ def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Open
         now,
     )
     if not opened.ok:
-        error = RateLimited(
-            f"{limits.DESCRIPTIONS[POLICY]}: limit reached. Try again in {opened.retry_after} s.",
-            policy=POLICY,
-            retry_after=opened.retry_after,
-        )
+        error = limits.refused(POLICY, limit, opened.retry_after)
         error.headers.update(limits.headers([policy]))
         raise error
     challenge = dataclasses.replace(challenge, difficulty=opened.difficulty)
@@ -127,7 +126,8 @@ def verify(
     try:
         check(ctx.captcha, challenge, client=client, action=action, body=body, now=now)
     except Rejected as rejection:
-        COUNTS.failed(rejection.reason)
+        metrics.captcha_failed(rejection.reason)
+        log.info("captcha_failed reason=%s", rejection.reason)
         store.failed(redis_client, client, now=now, window=ctx.captcha.failure_window)
         raise CaptchaFailed(FAILED_MESSAGE) from None
     assert challenge is not None  # check() rejects a missing one
@@ -138,7 +138,7 @@ def verify(
         mode=challenge.mode,
         ttl=ctx.captcha.pass_ttl,
     )
-    COUNTS.passed(challenge.mode)
+    metrics.captcha_passed(challenge.mode)
     return CaptchaPass(token=token, expires_at=now + ctx.captcha.pass_ttl)
 
 

@@ -163,7 +163,7 @@ def test_unknown_paths_and_methods(api):
     assert api.get("/containers/x/y").status_code == 404
     assert api.get("/elsewhere").status_code == 404
     response = api.put("/containers")
-    assert response.status_code == 405 and response.headers["Allow"] == "GET, POST"
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD, POST"
     assert api.get("/containers/nosuchidxyz2").status_code == 404
 
 
@@ -173,8 +173,16 @@ def test_other_methods_on_the_templates_path_are_405_not_a_container_id(api, met
     # /containers/{container_id} (404), and a 405 there advertised "Allow: DELETE, GET".
     response = api.open("/containers/templates", method=method)
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET"
-    assert response.get_json()["error"]["details"] == {"allowed": ["GET"]}
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.get_json()["error"]["details"] == {"allowed": ["GET", "HEAD"]}
+
+
+def test_head_is_answered_like_get_without_a_body(api):
+    # HTTP servers must serve HEAD wherever they serve GET (RFC 9110, 9.1); werkzeug does.
+    got, head = api.get("/containers/templates"), api.head("/containers/templates")
+    assert (head.status_code, head.data) == (200, b"")
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    assert head.headers["Content-Length"] == got.headers["Content-Length"]
 
 
 def test_token_is_single_use_and_bound_to_the_address(ctx, api, redis_client):
@@ -216,6 +224,35 @@ def test_live_and_hourly_quotas(make_context, redis_client, clock):
     assert create(api, redis_client).get_json()["error"]["details"]["policy"] == "live_per_owner"
 
 
+def test_a_network_is_refused_in_its_own_words_once_its_addresses_used_its_quota(
+    make_context, redis_client
+):
+    ctx = make_context(creates_per_network=6, live_per_network=4)
+    peers = [f"203.0.113.{i}" for i in range(1, 8)]
+    answers = [create(client_for(ctx, CONTAINER_ROUTES, p), redis_client, peer=p) for p in peers]
+    assert [a.status_code for a in answers] == [202] * 4 + [429] * 3
+    refused = answers[4]
+    error = refused.get_json()["error"]
+    assert error["details"]["policy"] == "live_per_network"
+    assert "Your network already has 4 containers" in error["message"]
+    assert refused.headers["RateLimit-Policy"] == '"live_per_network";q=4'
+    assert (
+        refused.headers["RateLimit"] == f'"live_per_network";r=0;t={refused.headers["Retry-After"]}'
+    )
+    # An IPv6 visitor's network is its /48: another /64 of it counts as the same network.
+    six = make_context(live_per_address=1, live_per_network=1)
+
+    def create_from(address: str, slash_64: str):
+        # The pass is bound to the address as Sprout keeps it: an IPv6 visitor's /64.
+        return create(client_for(six, CONTAINER_ROUTES, address), redis_client, peer=slash_64)
+
+    assert create_from("2001:db8:1:1::5", "2001:db8:1:1::/64").status_code == 202
+    same_48 = create_from("2001:db8:1:2::5", "2001:db8:1:2::/64")
+    assert same_48.status_code == 429
+    assert same_48.get_json()["error"]["details"]["policy"] == "live_per_network"
+    assert create_from("2001:db8:2::5", "2001:db8:2::/64").status_code == 202
+
+
 def test_pow_path_has_a_stricter_hourly_quota(api, redis_client):
     assert create(api, redis_client, mode="pow").status_code == 202
     assert create(api, redis_client, mode="pow").status_code == 202
@@ -241,9 +278,13 @@ def test_rate_limit_endpoint_reports_every_policy(ctx, api, redis_client):
     fresh = limits_api.get("/rate-limit").get_json()
     by_name = {p["name"]: p for p in fresh["policies"]}
     assert set(by_name) == {
-        "creates_per_address", "pow_creates_per_address", "live_per_address",
-        "live_per_owner", "challenges_per_address", "capacity",
+        "creates_per_address", "pow_creates_per_address", "creates_per_network",
+        "live_per_address", "live_per_owner", "live_per_network", "network_share",
+        "challenges_per_address", "capacity",
     }  # fmt: skip
+    assert {p["scope"] for p in fresh["policies"] if "network" in p["name"]} == {"network"}
+    assert all(p["description"] for p in fresh["policies"])
+    assert fresh["others"] == []
     assert by_name["creates_per_address"] == {
         "name": "creates_per_address", "scope": "address", "limit": 5, "remaining": 5,
         "reset": 0, "window": 3600, "description": by_name["creates_per_address"]["description"],
@@ -257,8 +298,46 @@ def test_rate_limit_endpoint_reports_every_policy(ctx, api, redis_client):
     assert by_name["live_per_address"]["remaining"] == 2
     assert by_name["live_per_owner"]["remaining"] == 2
     assert by_name["capacity"]["remaining"] == 99
+    assert by_name["creates_per_network"]["remaining"] == 29
+    assert by_name["live_per_network"]["remaining"] == 19
+    assert by_name["network_share"] == {**by_name["network_share"], "limit": 10, "remaining": 9}
     assert '"live_per_owner";r=2;t=3600' in response.headers["RateLimit"]
-    assert "RateLimit-Policy" in response.headers
+    assert '"network_share";r=9;t=3600' in response.headers["RateLimit"]
+    assert '"creates_per_network";q=30;w=3600' in response.headers["RateLimit-Policy"]
+    assert response.get_json()["others"] == []  # the caller's own container is not "other"
+
+
+def test_rate_limit_shows_others_containers_on_the_address_and_network_by_end_time_only(
+    ctx, api, redis_client, clock
+):
+    created = create(api, redis_client)
+    first, owner_token = created.get_json(), created.headers["Sprout-Owner-Token"]
+    clock.advance(10)
+    neighbour = client_for(ctx, CONTAINER_ROUTES, peer="203.0.113.99")
+    second = create(neighbour, redis_client, peer="203.0.113.99").get_json()
+
+    def others(peer: str, headers: dict[str, str] | None = None) -> list[dict[str, object]]:
+        answer = client_for(ctx, RATELIMIT_ROUTES, peer).get("/rate-limit", headers=headers)
+        return list(answer.get_json()["others"])
+
+    # Another browser at the first address: its container is on the address, the
+    # neighbour's only on the network; each shows its end time and nothing else.
+    assert others("203.0.113.7") == [
+        {"scope": "address", "expires_at": first["expires_at"]},
+        {"scope": "network", "expires_at": second["expires_at"]},
+    ]
+    assert others("203.0.113.150") == [
+        {"scope": "network", "expires_at": first["expires_at"]},
+        {"scope": "network", "expires_at": second["expires_at"]},
+    ]
+    assert others("198.51.100.1") == []  # another network
+    # The owner sees the neighbour's, not their own; once deleted, it counts no more.
+    owner = {"Authorization": f"Bearer {owner_token}"}
+    assert others("203.0.113.7", owner) == [
+        {"scope": "network", "expires_at": second["expires_at"]}
+    ]
+    neighbour.delete(f"/containers/{second['id']}")
+    assert others("203.0.113.150") == [{"scope": "network", "expires_at": first["expires_at"]}]
 
 
 def test_redis_down_is_a_503_not_a_500(make_context):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from functions.containers.main import ROUTES
-from shared import keys
+from shared import identity, keys
 from tests.apps import client_for, pass_token
 
 
@@ -31,11 +31,45 @@ def test_200_parallel_creates_from_one_address_admit_exactly_the_limit(make_cont
 
 def test_50_parallel_creates_against_capacity_10_admit_exactly_10(make_context, redis_client):
     ctx = make_context(capacity=10)
-    peers = [f"198.51.100.{i}" for i in range(50)]
+    peers = [f"198.51.{i}.7" for i in range(50)]  # 50 networks: no network's limits apply
     statuses = parallel_creates(ctx, redis_client, peers)
     assert statuses.count(202) == 10
     assert statuses.count(503) == 40
     assert redis_client.zcard(keys.EXPIRY_INDEX) == 10
+
+
+ONE_NETWORK = [f"203.0.113.{i}" for i in range(1, 201)]  # 200 addresses of one /24
+
+
+def test_200_parallel_creates_from_one_network_admit_exactly_its_hourly_limit(
+    make_context, redis_client
+):
+    ctx = make_context(creates_per_network=7, live_per_network=1000, capacity=10_000)
+    statuses = parallel_creates(ctx, redis_client, ONE_NETWORK)
+    assert statuses.count(202) == 7
+    assert statuses.count(429) == 193
+    assert redis_client.xlen(keys.STREAM) == 7
+
+
+def test_200_parallel_creates_from_one_network_admit_exactly_its_live_limit(
+    make_context, redis_client
+):
+    ctx = make_context(creates_per_network=1000, live_per_network=6, capacity=10_000)
+    statuses = parallel_creates(ctx, redis_client, ONE_NETWORK)
+    assert statuses.count(202) == 6
+    assert statuses.count(429) == 194
+
+
+def test_200_parallel_creates_from_one_network_admit_exactly_its_share_of_capacity(
+    make_context, redis_client
+):
+    # 10% of 120: 12 live containers; the other networks' visitors still get in.
+    ctx = make_context(creates_per_network=1000, live_per_network=1000, capacity=120)
+    others = [f"198.51.{i}.9" for i in range(20)]
+    statuses = parallel_creates(ctx, redis_client, ONE_NETWORK + others)
+    assert statuses[:200].count(202) == 12
+    assert statuses[200:] == [202] * 20
+    assert redis_client.zcard(keys.EXPIRY_INDEX) == 32
 
 
 def bucket_of(make_context, redis_client, peer: str, headers: dict[str, str]) -> str:
@@ -78,3 +112,18 @@ def test_a_trusted_proxy_moves_the_caller_to_the_real_address(make_context, redi
         make_context, redis_client, "10.1.2.3", {"X-Forwarded-For": "198.51.100.77"}
     )
     assert forwarded_only != direct
+
+
+def test_a_network_is_the_configured_prefix_around_the_address():
+    assert identity.network_of("203.0.113.7", 24, 48) == "203.0.113.0/24"
+    assert identity.network_of("203.0.113.7", 16, 48) == "203.0.0.0/16"
+    assert identity.network_of("2001:db8:1:2::/64", 24, 48) == "2001:db8:1::/48"
+    assert identity.network_of("2001:db8:1:2::/64", 24, 64) == "2001:db8:1:2::/64"
+    assert identity.network_of("unknown", 24, 48) == "unknown"
+
+
+def test_the_prefix_lengths_are_settings(make_context, redis_client):
+    ctx = make_context(network_prefix_v4=16, live_per_network=1, live_per_address=1)
+    statuses = parallel_creates(ctx, redis_client, ["203.0.1.1", "203.0.2.2", "203.1.0.1"])
+    assert sorted(statuses[:2]) == [202, 429]  # they share a /16
+    assert statuses[2] == 202

@@ -5,7 +5,6 @@ from __future__ import annotations
 import flask
 import pytest
 from flask.testing import FlaskClient
-from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from functions.captcha.main import ROUTES as CAPTCHA_ROUTES
@@ -14,7 +13,7 @@ from functions.ratelimit.main import ROUTES as RATELIMIT_ROUTES
 from shared import metrics
 from shared.context import Context, LazyContext
 from shared.errors import ConfigError
-from shared.http import Call, route, serve
+from shared.http import Call, Route, Routes, serve
 from tests.apps import PEER, create, function_app
 from tests.captcha_support import captcha_context, nonce_for
 
@@ -78,7 +77,7 @@ def test_client_errors_server_errors_and_rate_limits_are_counted(
     assert containers.post("/containers", json={"template": 1}).status_code == 422
     assert requests("containers", "/containers", "POST", 422) == unprocessable + 1
 
-    failing = client(make_context(), [route("GET", "/boom", boom)], "boomer")
+    failing = client(make_context(), Routes(Route("GET", "/boom", boom)), "boomer")
     assert failing.get("/boom").status_code == 500
     assert requests("boomer", "/boom", "GET", 500) == 1
 
@@ -116,18 +115,16 @@ def test_unknown_paths_and_methods_count_under_bounded_labels(containers):
 
 
 def test_the_latency_histogram_is_cumulative_with_count_and_sum() -> None:
-    registry = CollectorRegistry()
-    recorder = metrics.RequestMetrics(buckets=(0.001, 0.005))
-    registry.register(recorder)
     for method, status, seconds in [("GET", 200, 0.0005), ("GET", 404, 0.003), ("POST", 200, 7)]:
-        recorder.observe("f", "/r", method, status, seconds)
+        metrics.observe_request("histogram", "/r", method, status, seconds)
 
     def value(name: str, **labels: str) -> float | None:
-        return registry.get_sample_value(name, {"function": "f", "route": "/r", **labels})
+        return sample(name, function="histogram", route="/r", **labels)
 
     histogram = "sprout_http_request_duration_seconds"
     assert value(f"{histogram}_bucket", le="0.001") == 1
     assert value(f"{histogram}_bucket", le="0.005") == 2
+    assert value(f"{histogram}_bucket", le="5.0") == 2
     assert value(f"{histogram}_bucket", le="+Inf") == 3
     assert value(f"{histogram}_count") == 3
     assert value(f"{histogram}_sum") == pytest.approx(7.0035)

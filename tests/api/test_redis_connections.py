@@ -1,4 +1,4 @@
-"""The script connections: one per thread, writes never re-sent, reads healed after a restart.
+"""The Redis clients: writes never sent twice, reads sent again, a restart survived.
 
 A broken connection is made real: Redis itself closes it (`CLIENT KILL`), as it would by
 restarting. Nothing here is mocked.
@@ -17,48 +17,21 @@ import redis
 from deploy.local.redis_server import free_port
 from shared import keys
 from shared.containers import list_for
-from shared.redis_client import Scripts, connect
+from shared.redis_client import Scripts
 
 OWNER = "o" * 32
 
 
 @pytest.fixture
 def scripts(redis_server) -> Iterator[Scripts]:
-    made = Scripts(connect(redis_server.url))
+    made = Scripts.connect(redis_server.url)
     yield made
     made.close()
 
 
-def kill_script_connections(admin: redis.Redis) -> int:
+def kill_client_connections(admin: redis.Redis) -> int:
     """Close every client connection but the admin's own, from the server side."""
     return int(admin.client_kill_filter(skipme=True, _type="normal"))
-
-
-def test_each_thread_runs_its_scripts_on_its_own_connection(redis_client, scripts):
-    before = len(redis_client.client_list())
-    names: list[str] = []
-    # The threads wait here until their connections are counted: a thread's goes with it.
-    counted = threading.Barrier(4)
-
-    def run_one(number: int) -> None:
-        name = f"script-thread-{number}"
-        scripts.command("CLIENT", "SETNAME", name)
-        scripts.run(scripts.list, [keys.owner_index(OWNER)], ["sprout:c:", 10])
-        names.append(str(scripts.command("CLIENT", "GETNAME")))
-        counted.wait(timeout=10)
-        counted.wait(timeout=10)
-
-    threads = [threading.Thread(target=run_one, args=(n,)) for n in range(3)]
-    for thread in threads:
-        thread.start()
-    counted.wait(timeout=10)  # all three have run their commands
-    connections = len(redis_client.client_list())
-    counted.wait(timeout=10)
-    for thread in threads:
-        thread.join()
-    # Each thread found its own name on the connection its script ran on.
-    assert sorted(names) == [f"script-thread-{n}" for n in range(3)]
-    assert connections == before + 3
 
 
 def calls(admin: redis.Redis, command: str) -> int:
@@ -82,48 +55,49 @@ def break_while_blocked(admin: redis.Redis, run: Callable[[], Any]) -> BaseExcep
     while not any(c.get("cmd") in ("blpop", "xread") for c in admin.client_list()):
         assert time.monotonic() < deadline, "the command never blocked"
         time.sleep(0.01)
-    kill_script_connections(admin)
+    kill_client_connections(admin)
     thread.join(timeout=10)
     return raised[0]
 
 
 def test_a_write_broken_mid_command_is_not_sent_again(redis_client, scripts):
     before = calls(redis_client, "blpop")
-    error = break_while_blocked(
-        redis_client, lambda: scripts.command("BLPOP", "sprout:test:queue", 5)
-    )
+    error = break_while_blocked(redis_client, lambda: scripts.client.blpop(["sprout:test:q"], 5))
     assert isinstance(error, redis.exceptions.ConnectionError)
     # The reply was lost: it may have been applied, so it is not sent a second time.
     assert calls(redis_client, "blpop") - before == 1
 
 
-def test_an_idempotent_read_broken_mid_command_is_sent_once_more(redis_client, scripts):
+def test_a_read_broken_mid_command_is_sent_once_more(redis_client, scripts):
     redis_client.xadd("sprout:test:stream", {"n": "1"})
     before = calls(redis_client, "xread")
     answers: list[Any] = []
     error = break_while_blocked(
         redis_client,
-        lambda: answers.append(
-            scripts.command("XREAD", "BLOCK", 300, "STREAMS", "sprout:test:stream", "$",
-                            idempotent=True)
-        ),
-    )  # fmt: skip
-    assert error is None and answers == [None]  # the second try timed out as the first would
+        lambda: answers.append(scripts.reader.xread({"sprout:test:stream": "$"}, block=300)),
+    )
+    assert error is None and answers == [[]]  # the second try timed out as the first would
     assert calls(redis_client, "xread") - before == 2
 
 
+def test_scripts_that_write_run_on_the_client_that_never_sends_twice(scripts):
+    assert scripts.client.get_retry().get_retries() == 0
+    assert scripts.reader.get_retry().get_retries() > 0
+    assert Scripts(scripts.client).reader is scripts.client  # without a reader: never twice
+
+
 def test_a_connection_redis_closed_is_replaced_before_a_write(redis_client, scripts):
-    scripts.command("PING")
-    assert kill_script_connections(redis_client) == 1  # as a restart of Redis would
-    before = calls(redis_client, "incr")
-    assert scripts.command("INCR", "sprout:test:counter") == 1
-    assert calls(redis_client, "incr") - before == 1
+    scripts.client.ping()
+    assert kill_client_connections(redis_client) >= 1  # as a restart of Redis would
+    before = calls(redis_client, "incrby")
+    assert scripts.client.incrby("sprout:test:counter", 1) == 1
+    assert calls(redis_client, "incrby") - before == 1
 
 
 def test_an_idempotent_script_heals_a_dead_connection_without_an_error(make_context, redis_client):
     ctx = make_context()
-    assert list_for(ctx, OWNER).containers == []  # the thread's connection is open
-    assert kill_script_connections(redis_client) >= 1
+    assert list_for(ctx, OWNER).containers == []  # the pool's connection is open
+    assert kill_client_connections(redis_client) >= 1
     assert list_for(ctx, OWNER).containers == []
 
 
@@ -133,12 +107,40 @@ def test_a_script_lost_by_redis_is_loaded_again(redis_client, scripts):
     assert scripts.run(scripts.list, [keys.owner_index(OWNER)], ["sprout:c:", 10]) == []
 
 
+def test_concurrent_scripts_each_get_their_own_answer_on_pooled_connections(redis_client, scripts):
+    owners = [f"{n:032d}" for n in range(8)]
+    for n, owner in enumerate(owners):  # owner n has n records of its own
+        for i in range(n):
+            redis_client.zadd(keys.owner_index(owner), {f"c{n}x{i}": i})
+            redis_client.hset(keys.record(f"c{n}x{i}"), mapping={"id": f"c{n}x{i}"})
+    answers: dict[int, list[Any]] = {n: [] for n in range(len(owners))}
+
+    def ask(n: int) -> None:
+        for _ in range(30):
+            answers[n].append(
+                scripts.run(scripts.list, [keys.owner_index(owners[n])], [keys.RECORD_PREFIX, 50])
+            )
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(len(owners))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for n, got in answers.items():
+        assert got == [[{"id": f"c{n}x{i}"} for i in reversed(range(n))]] * 30, n
+    opened = len(redis_client.client_list())
+    scripts.run(scripts.list, [keys.owner_index(owners[0])], [keys.RECORD_PREFIX, 50])
+    assert len(redis_client.client_list()) == opened  # a pooled connection, not a new one
+
+
 def test_a_script_error_leaves_the_connection_usable(redis_client, scripts):
-    scripts.command("CLIENT", "SETNAME", "kept")
+    scripts.client.ping()
+    opened = len(redis_client.client_list())
     redis_client.set("sprout:test:text", "not a number")
     with pytest.raises(redis.exceptions.ResponseError):
-        scripts.command("INCR", "sprout:test:text")
-    assert scripts.command("CLIENT", "GETNAME") == "kept"
+        scripts.client.incr("sprout:test:text")
+    assert scripts.client.ping() is True
+    assert len(redis_client.client_list()) == opened
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
@@ -154,36 +156,29 @@ def test_a_hash_reads_the_same_in_both_protocols(redis_client, redis_server, pro
 
 
 def test_an_unreachable_redis_is_a_connection_error_for_reads_and_writes():
-    scripts = Scripts(connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5))
+    scripts = Scripts.connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
     try:
-        for idempotent in (False, True):
+        for client in (scripts.client, scripts.reader):
             with pytest.raises(redis.exceptions.ConnectionError):
-                scripts.command("INCR", "sprout:test:counter", idempotent=idempotent)
+                client.incr("sprout:test:counter")
     finally:
         scripts.close()
 
 
 def test_a_redis_that_stops_answering_is_a_timeout(redis_client, redis_server):
-    scripts = Scripts(connect(redis_server.url, timeout=0.3))
+    scripts = Scripts.connect(redis_server.url, timeout=0.3)
     try:
-        scripts.command("PING")  # connected: the limit is the kernel's from here on
+        scripts.client.ping()  # connected
         redis_client.execute_command("CLIENT", "PAUSE", 1500, "ALL")
         started = time.monotonic()
-        with pytest.raises(redis.exceptions.TimeoutError, match="did not answer in time"):
-            scripts.command("INCR", "sprout:test:counter")
+        with pytest.raises(redis.exceptions.TimeoutError):
+            scripts.client.incr("sprout:test:counter")
         assert time.monotonic() - started < 1.0
-        time.sleep(max(0.0, 1.6 - (time.monotonic() - started)))
-        assert scripts.command("PING") == "PONG"  # and a new connection works once it answers
+        while True:  # a new connection works once Redis answers again
+            try:
+                assert scripts.client.ping() is True
+                break
+            except redis.exceptions.TimeoutError:
+                assert time.monotonic() - started < 10, "Redis never answered again"
     finally:
         scripts.close()
-
-
-def test_a_connection_with_a_python_timeout_is_set_up_again_not_waited_on(scripts):
-    scripts.command("PING")
-    connection = scripts._connection()
-    assert connection._sock is not None
-    connection._sock.settimeout(2.0)  # as a socket redis-py connected by itself would have
-    started = time.monotonic()
-    assert scripts.command("PING") == "PONG"
-    assert time.monotonic() - started < 0.5  # a peek on it would have waited 2 s
-    assert connection._sock.gettimeout() is None  # the kernel keeps the limit again

@@ -31,12 +31,17 @@ from functions.containers.main import ROUTES as CONTAINER_ROUTES
 from functions.ratelimit.main import ROUTES as RATELIMIT_ROUTES
 from shared import keys
 from shared.captcha import pow, service
-from shared.captcha.failures import COUNTS
 from shared.context import Context
 from shared.identity import client_hash
 from tests.apps import client_for
 from tests.captcha_bots import human_drag, key_presses, payload, straight_drag
-from tests.captcha_support import captcha_context, nonce_for, person_solves, stored_answer
+from tests.captcha_support import (
+    captcha_context,
+    captcha_failures,
+    nonce_for,
+    person_solves,
+    stored_answer,
+)
 from tests.clock import FakeClock
 from tests.conftest import SECRET
 
@@ -273,9 +278,9 @@ def refuse(ctx, api, redis_client, clock, case) -> tuple[Any, dict[str, int]]:
     answer = stored_answer(redis_client, challenge["challenge_id"])
     body, _ = person_solves(challenge, answer, random.Random(11), clock)
     client = mutate(body, challenge, answer, clock, ctx) or api
-    before = COUNTS.failures()
+    before = captcha_failures()
     response = client.post("/captcha/verify", json=body)
-    after = COUNTS.failures()
+    after = captcha_failures()
     counted = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
     assert redis_client.exists(keys.captcha_challenge(challenge["challenge_id"])) == 0 or (
         case == "unknown challenge"
@@ -305,9 +310,9 @@ def test_a_challenge_for_another_action_fails_binding(ctx, api, redis_client, cl
     )
     challenge = service.render(opened).challenge.model_dump()
     body, _ = person_solves(challenge, opened.challenge.x, random.Random(12), clock)
-    before = COUNTS.failures().get("binding", 0)
+    before = captcha_failures().get("binding", 0)
     assert api.post("/captcha/verify", json=body).status_code == 403
-    assert COUNTS.failures()["binding"] == before + 1
+    assert captcha_failures()["binding"] == before + 1
 
 
 def test_failures_are_logged_by_reason(api, caplog):

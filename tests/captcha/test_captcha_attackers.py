@@ -20,12 +20,11 @@ from typing import Any
 import pytest
 
 from shared.captcha import pow, service
-from shared.captcha.failures import COUNTS
 from shared.context import Context
 from shared.errors import CaptchaFailed
 from shared.models import CaptchaVerifyRequest
 from tests import captcha_bots as bots
-from tests.captcha_support import captcha_context
+from tests.captcha_support import captcha_context, captcha_failures
 from tests.clock import FakeClock
 
 Bot = Callable[[service.Opened, random.Random], tuple[bots.Drag, bool]]
@@ -41,7 +40,7 @@ def ctx(redis_server, redis_client, clock) -> Context:
 class Tally:
     passed: int = 0
     tries: int = 0
-    before: dict[str, int] = field(default_factory=COUNTS.failures)  # failures so far
+    before: dict[str, int] = field(default_factory=captcha_failures)  # failures so far
 
     def add(self, passed: bool) -> None:
         self.passed += passed
@@ -53,7 +52,7 @@ class Tally:
 
     def refused(self) -> str:
         """Which rules turned the failed attempts away (failures counted since the start)."""
-        now = COUNTS.failures()
+        now = captcha_failures()
         counts = {k: n - self.before.get(k, 0) for k, n in now.items()}
         ranked = sorted(((n, k) for k, n in counts.items() if n), reverse=True)
         return ", ".join(f"{k} {n}" for n, k in ranked) or "nothing"

@@ -1,16 +1,22 @@
 """The image definitions in deploy/images/: they cannot be built here (no container engine),
 so they are checked for what matters structurally: a pinned base, a numeric non-root user,
-no secrets, and the right entry point for each function (one definition, built once per
-function with --build-arg FUNCTION)."""
+no secrets, the right entry point for each function (one definition, built once per
+function with --build-arg FUNCTION), and each image's import set (see `reached`)."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
 import shlex
+import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from deploy import manifests
 
@@ -160,3 +166,164 @@ def test_the_parser_joins_continuations_and_skips_comments(tmp_path: Path) -> No
         Instruction("RUN", "one  two"),
         Instruction("USER", "1:1"),
     ]
+
+
+# Each image's import set ------------------------------------------------------------------
+#
+# An image installs the base dependencies and its own extra (pyproject.toml). What its code
+# imports is found statically: from its entry points, every import statement of every module
+# of ours they reach, at any depth (an import inside a function counts: the worker imports
+# the Kubernetes client lazily), is followed. Building each image, or installing each extra
+# into a throwaway venv, would take minutes and the network; the walk takes milliseconds and
+# sees imports that a run would only reach on some paths. What each extra installs is the
+# closure of its requirements, read from the installed packages' metadata.
+
+ENTRY_POINTS = {
+    "function": [f"functions.{function}.main" for function in FUNCTIONS] + ["functions_framework"],
+    "worker": ["functions.worker.__main__"],
+}
+KEPT_OUT = {  # what each image must not ship
+    "function": {"kubernetes"},
+    "worker": {"flask", "werkzeug", "functions-framework", "numpy", "pillow"},
+}
+OURS = ("shared", "functions")
+
+
+def module_file(name: str) -> Path | None:
+    """The file of one of our modules (a package's __init__.py), or None: not a module."""
+    base = REPO.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+class Imports(ast.NodeVisitor):
+    """Every module an import statement may name (`from a import b`: a, and a.b if a module),
+    skipping `if TYPE_CHECKING:` blocks, which never run."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+        self.names: list[str] = []
+
+    def visit_If(self, node: ast.If) -> None:
+        if getattr(node.test, "id", "") != "TYPE_CHECKING":
+            self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.names += [alias.name for alias in node.names]
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = node.module or ""
+        if node.level:
+            parent = self.package.rsplit(".", node.level - 1)[0]
+            base = f"{parent}.{base}" if base else parent
+        self.names += [base] + [f"{base}.{alias.name}" for alias in node.names]
+
+
+def reached(entries: list[str]) -> tuple[set[Path], set[str]]:
+    """Our module files the entry points import, and the top-level names of all else."""
+    ours: set[Path] = set()
+    others: set[str] = set()
+    todo = list(entries)
+    while todo:
+        name = todo.pop()
+        top = name.split(".")[0]
+        if top not in OURS:
+            if top not in sys.stdlib_module_names:
+                others.add(top)
+            continue
+        path = module_file(name)
+        if path is None or path in ours:
+            continue
+        ours.add(path)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents import first
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imports = Imports(package)
+        imports.visit(ast.parse(path.read_text(encoding="utf-8")))
+        todo += imports.names
+    return ours, others
+
+
+def installed(requirements: list[str]) -> set[str]:
+    """The distributions pip installs for `requirements`: their requirements, followed."""
+    seen: set[tuple[str, str]] = set()
+    found: set[str] = set()
+    todo = [Requirement(text) for text in requirements]
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        found.add(name)
+        for extra in ("", *requirement.extras):
+            if (name, extra) in seen:
+                continue
+            seen.add((name, extra))
+            for text in importlib.metadata.requires(name) or []:
+                needed = Requirement(text)
+                if needed.marker is None or needed.marker.evaluate({"extra": extra}):
+                    todo.append(needed)
+    return found
+
+
+def image_requirements(image: str) -> list[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return [*project["dependencies"], *project["optional-dependencies"][image]]
+
+
+def distributions_of(top_level: str) -> set[str]:
+    names = importlib.metadata.packages_distributions().get(top_level)
+    assert names, f"no installed distribution provides `import {top_level}`"
+    return {canonicalize_name(name) for name in names}
+
+
+@pytest.mark.parametrize("image", sorted(ENTRY_POINTS))
+def test_each_image_installs_what_its_code_imports(image: str) -> None:
+    _, imports = reached(ENTRY_POINTS[image])
+    needed = set().union(*(distributions_of(top) for top in imports))
+    assert needed <= installed(image_requirements(image)), image
+
+
+@pytest.mark.parametrize("image", sorted(ENTRY_POINTS))
+def test_each_image_ships_none_of_what_belongs_to_another(image: str) -> None:
+    shipped = installed(image_requirements(image))
+    assert not shipped & KEPT_OUT[image], image
+    _, imports = reached(ENTRY_POINTS[image])
+    for top in imports:
+        assert not distributions_of(top) & KEPT_OUT[image], (image, top)
+
+
+@pytest.mark.parametrize("image", sorted(ENTRY_POINTS))
+def test_each_image_installs_its_extra_and_copies_the_code_it_reaches(image: str) -> None:
+    instructions = parse(dockerfiles()[image])
+    runs = " ".join(i.arguments for i in instructions if i.keyword == "RUN")
+    assert f"pip install '.[{image}]'" in runs
+    last_from = max(i for i, ins in enumerate(instructions) if ins.keyword == "FROM")
+    copied = [
+        shlex.split(ins.arguments)[0]
+        for ins in instructions[last_from:]
+        if ins.keyword == "COPY" and "--from=" not in ins.arguments
+    ]
+    for function in FUNCTIONS if image == "function" else ("",):
+        entries = [e for e in ENTRY_POINTS[image] if e.startswith("functions.")]
+        entries = [e for e in entries if image != "function" or f".{function}." in e]
+        ours, _ = reached(entries)
+        sources = [source.replace("${FUNCTION}", function) for source in copied]
+        for path in ours:
+            relative = path.relative_to(REPO).as_posix()
+            assert any(relative.startswith(source) for source in sources), (image, relative)
+
+
+def test_the_walk_follows_lazy_imports_and_skips_type_checking_ones() -> None:
+    ours, imports = reached(["functions.worker.__main__"])
+    assert "kubernetes" in imports  # imported inside run_job only
+    assert REPO / "functions" / "worker" / "job.py" in ours
+    ours, imports = reached(["shared.openapi"])
+    assert REPO / "shared" / "http.py" not in ours  # named under TYPE_CHECKING only
+    assert "flask" not in imports
+
+
+def test_dev_installs_every_extra() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (itself,) = [r for r in project["optional-dependencies"]["dev"] if r.startswith("sprout[")]
+    assert set(Requirement(itself).extras) == set(ENTRY_POINTS)

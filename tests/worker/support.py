@@ -149,6 +149,7 @@ def create(ctx: Context, template: str = "nginx", n: int = 1) -> list[str]:
             ctx,
             owner=OWNER,
             client="client",
+            network="network",
             template=template,
             captcha_token=token,
             request_id=secrets.token_hex(4),

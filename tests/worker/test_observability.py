@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -34,13 +35,12 @@ from tests.worker.test_cli import ROOT, worker
 
 
 def samples(text: str) -> dict[str, float]:
-    """The exposition's samples, `series -> value` (comments dropped)."""
-    found = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            found[name] = float(value)
-    return found
+    """The exposition's samples, `name{labels, sorted} -> value`, parsed by prometheus-client."""
+    return {
+        metrics.series(sample.name, sample.labels): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def test_counts_of_concurrent_jobs_add_up_in_redis(redis_client: redis.Redis) -> None:
@@ -72,8 +72,15 @@ def test_counts_of_concurrent_jobs_add_up_in_redis(redis_client: redis.Redis) ->
     assert found["sprout_container_launch_seconds_count"] == 3
     assert found["sprout_container_launch_seconds_sum"] == pytest.approx(46.4)
     assert found["sprout_stream_lag"] == 0 and found["sprout_stream_dead_letters"] == 0
-    for family, (kind, _help) in metrics.FAMILIES.items():
-        assert f"# TYPE {family} {kind}\n" in text
+    kinds = {family.name: family.type for family in text_string_to_metric_families(text)}
+    assert kinds == {
+        **dict.fromkeys(metrics.COUNTERS, "counter"),
+        metrics.LAUNCH: "histogram",
+        "sprout_stream_lag": "gauge",
+        "sprout_stream_pending": "gauge",
+        "sprout_stream_dead_letters": "gauge",
+        "sprout_containers_live": "gauge",
+    }
     lines = text.splitlines()
     buckets = [line for line in lines if "_bucket{" in line]
     assert buckets[-1].startswith('sprout_container_launch_seconds_bucket{le="+Inf"}')
@@ -129,8 +136,7 @@ def test_a_job_counts_what_it_did(
 def json_log() -> Iterator[io.StringIO]:
     """The worker's logs as JSON lines, formatted as they are emitted (in their thread)."""
     out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(logs.JsonFormatter())
+    handler = logs.handler(out)
     logger = logging.getLogger("sprout.worker")
     logger.addHandler(handler)
     level = logger.level
