@@ -169,8 +169,8 @@ class Bench:
         template = TemplateSettings().by_name()["nginx"]
         settings = self.settings()
         now = time.time()
-        pods = [
-            builders.build_pod(
+        pods = [  # as the client's models, built before the clock starts
+            client.V1Pod.from_dict(builders.build_pod(
                 Record.from_hash(
                     {"id": f"{i:012d}".translate(str.maketrans("0123456789", "abcdefghij")),
                      "template": "nginx", "expires_at": str(now + 3600)}
@@ -178,7 +178,7 @@ class Bench:
                 template,
                 settings,
                 now=now,
-            )
+            ))
             for i in range(n)
         ]  # fmt: skip
         started = time.perf_counter()
@@ -267,8 +267,9 @@ class Bench:
                 {"id": f"{i:012d}".translate(str.maketrans("0123456789", "abcdefghij")),
                  "template": "nginx", "expires_at": str(time.time() + 3600)}
             )  # fmt: skip
-            pod: Any = builders.build_pod(record, template, settings, now=time.time())
-            created[pod.metadata.name] = time.time()
+            body = builders.build_pod(record, template, settings, now=time.time())
+            pod: Any = client.V1Pod.from_dict(body)  # the client's model, as callers send it
+            created[body["metadata"]["name"]] = time.time()
             api.create_namespaced_pod("sprout", pod)
             time.sleep(gap)
         done.wait(30)

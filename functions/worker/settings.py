@@ -45,7 +45,9 @@ class WorkerSettings(BaseSettings):
     watch_timeout: int = Field(default=60, ge=1, description="Server-side watch timeout, seconds")
 
     # The stream.
-    max_deliveries: int = Field(default=5, ge=1, description="Then dead-letter")
+    max_deliveries: int = Field(
+        default=8, ge=1, description="Then dead-letter (with the backoff: about 30 s of tries)"
+    )
     claim_min_idle: float = Field(
         default=30.0,
         gt=0,

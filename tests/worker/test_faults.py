@@ -54,7 +54,9 @@ def test_20_percent_api_errors_and_latency_every_container_ends_with_a_reason(
         jitter_ms=10,
         seed=7,
     )
-    settings = worker_settings(target, max_deliveries=5, linger=1.0)
+    # Each delivery tries each call once (the entry is the one retry layer): 15 deliveries
+    # are the 15 tries per call that 5 deliveries of 3 tries each used to give.
+    settings = worker_settings(target, max_deliveries=15, linger=1.0)
     job, thread = run_in_thread(settings, redis_server.url)
     ids = create(ctx, n=120)
     deleted = ids[::4]
