@@ -24,7 +24,7 @@ lint:
 
 bench: bootstrap-test
 	$(PY) -m benchmarks.api
-	@for b in captcha metrics worker stack; do \
+	@for b in captcha metrics worker stack page pow abuse; do \
 		if [ -f benchmarks/$$b.py ]; then $(PY) -m benchmarks.$$b || exit 1; fi; \
 	done
 

@@ -74,7 +74,7 @@ def main() -> None:
             # The visitors share a few /24s: their networks' limits are lifted too.
             "SPROUT_LIMIT_CREATES_PER_NETWORK": "100000000",
             "SPROUT_LIMIT_LIVE_PER_NETWORK": "100000000",
-            "SPROUT_LIMIT_NETWORK_SHARE": "1",
+            "SPROUT_LIMIT_NETWORK_SHARE_PERCENT": "100",
             # Served as deploy/ serves them (all three functions alike; a test checks it).
             **manifests.function_server_env("containers"),
         }

@@ -3,12 +3,13 @@
 Kubernetes enforces the profile on namespaces labelled `pod-security.kubernetes.io/enforce:
 restricted` (both of Sprout's namespaces are). This module applies the same controls before
 anything reaches a cluster, so a pod the worker builds or a template in deploy/ that would be
-rejected fails a test instead:
+rejected fails a test instead; and it is the simulated API server's admission
+(deploy/local/kubesim), so the worker's pods meet the one checker on their way in:
 
     from deploy import podsecurity
     problems = podsecurity.violations(pod)          # a V1Pod, or any manifest as a dict
     podsecurity.assert_restricted(pod)              # raises PodSecurityError listing them
-    podsecurity.sandbox_violations(pod)             # restricted + DESIGN §8 for visitor pods
+    podsecurity.sandbox_violations(pod)             # restricted + what a visitor's pod needs
 
 `violations` accepts a Pod, a workload with a pod template (Deployment, StatefulSet, DaemonSet,
 ReplicaSet, Job, CronJob, Knative Service/Configuration/Revision, KEDA ScaledJob), either as a
@@ -78,6 +79,8 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "ScaledJob": ("spec", "jobTargetRef", "template"),
 }
 SANDBOX_REQUIRED_LIMITS = ("cpu", "memory", "ephemeral-storage")
+# Traffic shaping (the CNI bandwidth plugin): a sandbox may not flood others.
+SANDBOX_REQUIRED_ANNOTATIONS = ("kubernetes.io/egress-bandwidth", "kubernetes.io/ingress-bandwidth")
 
 
 @dataclass(frozen=True)
@@ -258,11 +261,12 @@ def pod_spec_violations(
 
 
 def sandbox_violations(manifest: Any) -> list[Violation]:
-    """`restricted`, plus what DESIGN §8 asks of a visitor's pod beyond it.
+    """`restricted`, plus what Sprout asks of a visitor's pod beyond it.
 
     No service-account token, CPU/memory/ephemeral-storage limits on every container, an
-    `activeDeadlineSeconds`, and the labels `app.kubernetes.io/part-of=sprout` and
-    `sprout.dev/container-id`.
+    `activeDeadlineSeconds`, the labels `app.kubernetes.io/part-of=sprout` and
+    `sprout.dev/container-id`, and bandwidth limits (`kubernetes.io/egress-bandwidth` and
+    `kubernetes.io/ingress-bandwidth` annotations).
     """
     found = violations(manifest)
     for prefix, metadata, spec in pod_templates(manifest):
@@ -280,6 +284,12 @@ def sandbox_violations(manifest: Any) -> list[Violation]:
             found.append(
                 Violation(f"{prefix}.metadata.labels", "sprout", "needs sprout.dev/container-id")
             )
+        annotations = metadata.get("annotations") or {}
+        for annotation in SANDBOX_REQUIRED_ANNOTATIONS:
+            if not annotations.get(annotation):
+                found.append(
+                    Violation(f"{prefix}.metadata.annotations", "sprout", f"needs {annotation}")
+                )
         for where, container in _containers(spec, path):
             limits = (container.get("resources") or {}).get("limits") or {}
             for resource in SANDBOX_REQUIRED_LIMITS:

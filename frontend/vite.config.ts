@@ -21,6 +21,11 @@ export default defineConfig({
   build: {
     target: 'es2020',
     sourcemap: false,
+    // terser packs the first load a few KB smaller than esbuild's minifier.
+    minify: 'terser',
+    terserOptions: { compress: { passes: 2 } },
+    // Every browser the page supports has <link rel=modulepreload>: no polyfill in the first load.
+    modulePreload: { polyfill: false },
   },
   worker: { format: 'es' },
   test: {

@@ -113,7 +113,14 @@ def run_create_script(
     now: float,
 ) -> dict[str, Any]:
     """The create's one round trip (lifecycle.CREATE): its answer, accepted or not."""
-    quotas = limits.create_quotas(ctx.limits, client=client, network=network, owner=owner)
+    lim = ctx.limits
+    quotas = limits.create_quotas(lim, client=client, network=network, owner=owner)
+    line = {
+        "length": lim.line_length,
+        "timeout": lim.place_timeout,
+        "max_wait": lim.max_wait,
+        "places": limits.place_quotas(lim, client=client, network=network),
+    }
     answer: dict[str, Any] = ctx.scripts.run(
         ctx.scripts.create,
         [
@@ -130,10 +137,11 @@ def run_create_script(
             template,
             ctx.api.container_lifetime,
             max(ctx.api.record_ttl, ctx.api.container_lifetime + 3600),
-            ctx.limits.capacity,
+            lim.capacity,
             request_id,
             "create",
             limits.quotas_json(quotas),
+            limits.quotas_json(line),
         ],
     )
     return answer
@@ -158,7 +166,8 @@ def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
         return limits.refused(str(answer["policy"]), lim, retry_after)
     if code == "capacity_full":
         return Unavailable(
-            f"Sprout is full right now. Try again in {retry_after} s.",
+            "Every slot is taken and the waiting line is full too. Try again in "
+            f"{limits.wait_words(retry_after)}.",
             code="capacity_full",
             retry_after=retry_after,
         )
@@ -169,18 +178,27 @@ def _create_refusal(answer: dict[str, object], lim: LimitSettings) -> Exception:
 def list_for(ctx: Context, owner: str | None) -> ContainerList:
     if owner is None:
         return ContainerList(containers=[])
+    # Looking at the list keeps the owner's places in the waiting line (sent again after a
+    # broken connection, it only looks again).
     rows = ctx.scripts.run(
         ctx.scripts.list,
         [keys.owner_index(owner)],
-        [keys.RECORD_PREFIX, MAX_LISTED],
+        [keys.RECORD_PREFIX, MAX_LISTED, repr(ctx.clock()), ctx.limits.place_timeout],
         idempotent=True,
     )
     return ContainerList(containers=[Record.from_hash(row).to_api() for row in rows])
 
 
 def get(ctx: Context, owner: str | None, container_id: str) -> Container:
-    fields = ctx.scripts.hash(keys.record(container_id)) if owner else {}
-    if not fields or fields.get("owner") != owner:
+    if owner is None:
+        raise NotFound("No container with that id is yours.")
+    fields = ctx.scripts.run(
+        ctx.scripts.read,
+        [keys.record(container_id)],
+        [repr(ctx.clock()), owner, ctx.limits.place_timeout],
+        idempotent=True,
+    )
+    if not fields:
         raise NotFound("No container with that id is yours.")
     return Record.from_hash(fields).to_api()
 

@@ -80,6 +80,18 @@ POLICIES: dict[str, Kind] = {
         "Your network holds its share of Sprout ({limit} containers), including other "
         "people's containers. One more fits when one of them ends (in {wait} at the latest).",
     ),
+    "places_per_address": Kind(
+        "address",
+        "Places in the waiting line held from your address",
+        "Your address already holds {limit} place(s) in the waiting line. Another fits when "
+        "one gets its slot (in about {wait}) or is given up.",
+    ),
+    "places_per_network": Kind(
+        "network",
+        "Places in the waiting line held from your network (addresses near yours)",
+        "Your network already holds {limit} places in the waiting line, including other "
+        "people's. Another fits when one gets its slot (in about {wait}) or is given up.",
+    ),
     "challenges_per_address": Kind(
         "address",
         "Puzzles asked for from your address in the last minute",
@@ -98,6 +110,8 @@ def limit_of(name: str, limits: LimitSettings) -> int:
         "live_per_owner": limits.live_per_owner,
         "live_per_network": limits.network_live,
         "network_share": limits.network_share_limit,
+        "places_per_address": limits.places_per_address,
+        "places_per_network": limits.network_places,
         "challenges_per_address": limits.challenges_per_minute,
         "capacity": limits.capacity,
     }[name]
@@ -150,8 +164,17 @@ def create_quotas(
     return quotas
 
 
+def place_quotas(limits: LimitSettings, *, client: str, network: str) -> list[dict[str, Any]]:
+    """The places in the waiting line one address, and one network, may hold."""
+    line = keys.line_network(network)
+    by_address = _quota("places_per_address", line, limits)
+    return [{**by_address, "client": client}, _quota("places_per_network", line, limits)]
+
+
 def _quota(name: str, key: str, limits: LimitSettings, mode: str | None = None) -> dict[str, Any]:
     quota: dict[str, Any] = {"name": name, "key": key, "limit": limit_of(name, limits)}
+    if name.startswith("places_"):
+        quota["places"] = True
     window = window_of(name, limits)
     if window is not None:
         quota["window"] = window
@@ -183,11 +206,12 @@ local function live_members(set_key)
   return alive
 end
 
--- Seconds until the soonest of `ids` leaves the expiry index (its lifetime ends).
+-- Seconds until the soonest of `ids` ends (leaves the expiry index, or its place lapses).
 local function soonest_expiry(ids, now)
   local soonest = nil
   for _, id in ipairs(ids) do
-    local at = redis.call('ZSCORE', EXPIRY, id)
+    -- A waiting container holds no slot yet: its place ends at the latest at its expires_at.
+    local at = redis.call('ZSCORE', EXPIRY, id) or redis.call('HGET', RECORD .. id, 'expires_at')
     if at and (soonest == nil or tonumber(at) < soonest) then soonest = tonumber(at) end
   end
   if soonest == nil then return 0 end
@@ -201,6 +225,21 @@ local function measure(q, now)
     local count, oldest = window_state(q.key, now, q.window)
     q.used, q.reset = count, 0
     if count > 0 then q.reset = math.max(1, math.ceil(oldest + q.window - now)) end
+  elseif q.places then
+    -- Places in the network's line (only the address's, with q.client); reset: the ETA of
+    -- the first of them.
+    local first = nil
+    q.used, q.reset = 0, 0
+    for _, id in ipairs(redis.call('ZRANGE', q.key, 0, -1)) do
+      if q.client == nil or redis.call('HGET', RECORD .. id, 'client') == q.client then
+        q.used = q.used + 1
+        first = first or id
+      end
+    end
+    if first then
+      local _, eta = place_of(hash_to_table(redis.call('HGETALL', RECORD .. first)), now)
+      q.reset = eta or 0
+    end
   else
     live_sets[q.key] = live_sets[q.key] or live_members(q.key)
     q.used, q.reset = #live_sets[q.key], soonest_expiry(live_sets[q.key], now)
@@ -230,7 +269,7 @@ local function charge(quotas, now, stamp, id, ttl, lifetime)
         if q.used == 0 then q.reset = q.window end
       else
         redis.call('SADD', q.key, id)
-        redis.call('EXPIRE', q.key, ttl)
+        keep(q.key, ttl)
         if q.reset == 0 or q.reset > lifetime then q.reset = lifetime end
       end
       q.used = q.used + 1
@@ -284,6 +323,7 @@ def status(
     not the caller's own, in one round trip."""
     quotas = [
         *create_quotas(limits, client=client, network=network, owner=owner),
+        *place_quotas(limits, client=client, network=network),
         _quota("challenges_per_address", keys.challenges_by_client(client), limits),
     ]
     for quota in quotas:
@@ -346,8 +386,8 @@ def wait_words(seconds: int) -> str:
     return f"{hours} hours"
 
 
-def quotas_json(quotas: list[dict[str, Any]]) -> str:
-    """The quota list as a script's argument."""
+def quotas_json(quotas: Any) -> str:
+    """Quotas (or settings holding them) as a script's argument."""
     return json.dumps(quotas, separators=(",", ":"))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 ContainerState = Literal["pending", "running", "failed", "deleting", "deleted"]
-PendingPhase = Literal["queued", "creating", "starting"]
+PendingPhase = Literal["waiting", "queued", "creating", "starting"]
 CONTAINER_ID_PATTERN = r"^[a-z2-7]{12}$"
 
 
@@ -64,12 +64,23 @@ class Container(BaseModel):
     id: str = Field(pattern=CONTAINER_ID_PATTERN)
     template: str
     state: ContainerState
-    phase: PendingPhase | None = Field(description="Finer progress while pending")
+    phase: PendingPhase | None = Field(
+        description="Finer progress while pending: `waiting` in line for a slot (every slot "
+        "is taken), then `queued`, `creating`, `starting`"
+    )
+    position: int | None = Field(
+        description="While waiting: its place in the line (1: next to get a slot)"
+    )
+    eta_seconds: int | None = Field(
+        description="While waiting: about how long until it gets its slot (null: unknown)"
+    )
     url: str | None = Field(description="The container's HTTPS address, once running")
     created_at: float
     updated_at: float
     started_at: float | None
-    expires_at: float
+    expires_at: float = Field(
+        description="When it ends at the latest; while waiting, when its place lapses"
+    )
     error: str | None = Field(description="Why it failed, in words a person can read")
 
 

@@ -16,7 +16,7 @@ from shared.models import Container
 if TYPE_CHECKING:
     from shared.redis_client import Scripts
 
-PHASES = frozenset({"queued", "creating", "starting"})  # what a pending record shows
+PHASES = frozenset({"waiting", "queued", "creating", "starting"})  # what a pending one shows
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class Record:
     url: str
     error: str
     request_id: str
+    # While waiting in line: where it stands and when it should get its slot (computed by the
+    # script that read it, never stored).
+    position: int | None = None
+    eta: int | None = None
 
     @classmethod
     def from_hash(cls, fields: Mapping[Any, Any]) -> Record:
@@ -55,14 +59,19 @@ class Record:
             url=str(fields.get("url", "")),
             error=str(fields.get("error", "")),
             request_id=str(fields.get("request_id", "")),
+            position=int(fields["position"]) if fields.get("position") else None,
+            eta=int(fields["eta"]) if fields.get("eta") is not None else None,
         )
 
     def to_api(self) -> Container:
+        waiting = self.state == "pending" and self.phase == "waiting"
         return Container(
             id=self.id,
             template=self.template,
             state=self.state,  # type: ignore[arg-type]
             phase=self.phase if self.state == "pending" and self.phase in PHASES else None,  # type: ignore[arg-type]
+            position=self.position if waiting else None,
+            eta_seconds=self.eta if waiting else None,
             url=(self.url or None) if self.state == "running" else None,
             created_at=self.created_at,
             updated_at=self.updated_at,

@@ -65,7 +65,8 @@ class Scripts:
         self.move = client.register_script(lifecycle.MOVE)
         self.reap = client.register_script(lifecycle.REAP)
         self.requeue = client.register_script(lifecycle.REQUEUE)
-        self.list = client.register_script(scripts.LIST)
+        self.list = client.register_script(lifecycle.LIST)
+        self.read = client.register_script(lifecycle.READ)
         self.limits = client.register_script(scripts.LIMITS)
 
     def run(

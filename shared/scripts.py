@@ -1,35 +1,14 @@
-"""The read-side Lua scripts: each a request's Redis work in one round trip.
+"""The read-only Lua script: what the rate limits have left, in one round trip.
 
-Each script documents its KEYS/ARGV contract and answers a JSON string (`cjson.encode`), so
-callers get named fields rather than positional arrays. They start with the Lua library of
-`shared.lifecycle` (the record's statuses, key prefixes, helpers), which also holds every
-script that writes a record.
+It documents its KEYS/ARGV contract and answers a JSON string (`cjson.encode`), so callers
+get named fields rather than positional arrays. It starts with the Lua library of
+`shared.lifecycle` (the record's statuses, key prefixes, helpers), which holds every script
+that writes a record (reading the owner's list may move the waiting line, so it is there).
 """
 
 from __future__ import annotations
 
 from shared.lifecycle import LUA
-
-# LIST: the owner's records, newest first, dropping index entries whose record expired.
-# KEYS[1] owner index   ARGV[1] record key prefix   ARGV[2] max records
-# Answer: [{record}, ...]
-LIST = (
-    LUA
-    + r"""
-local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-local records = {}
-for _, id in ipairs(ids) do
-  local flat = redis.call('HGETALL', ARGV[1] .. id)
-  if #flat == 0 then
-    redis.call('ZREM', KEYS[1], id)
-  else
-    table.insert(records, hash_to_table(flat))
-  end
-end
-if #records == 0 then return '[]' end
-return cjson.encode(records)
-"""
-)
 
 # LIMITS: what every policy has left, without charging anything, and the live containers
 # counting against the caller's address or network that are not the caller's own.

@@ -8,11 +8,21 @@ with values. A missing or invalid value raises `ConfigError` naming the variable
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
+import math
+import re
 from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -115,12 +125,28 @@ class LimitSettings(BaseSettings):
     live_per_network: int = Field(
         default=20, ge=1, description="Live containers per network (at least live_per_address)"
     )
-    network_share: float = Field(
-        default=0.1,
-        gt=0,
-        le=1,
-        description="The share of capacity one network may hold (at least live_per_address)",
+    network_share_percent: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="The % of capacity one network may hold (at least live_per_address)",
     )
+    # The waiting line: when capacity is in use, a create with a valid pass waits for a slot.
+    line_length: int = Field(
+        default=50, ge=0, description="Places in the waiting line (0: no line, full is full)"
+    )
+    places_per_network: int = Field(
+        default=3, ge=1, description="Places one network may hold (at least places_per_address)"
+    )
+    places_per_address: int = Field(default=1, ge=1, description="Places one address may hold")
+    place_timeout: int = Field(
+        default=30, ge=5, description="A place lapses when its page stops checking this long, s"
+    )
+    max_wait: int = Field(default=3600, ge=60, description="The longest a place lasts, s")
+
+    @property
+    def network_places(self) -> int:
+        return max(self.places_per_network, self.places_per_address)
 
     @property
     def network_creates(self) -> int:
@@ -132,12 +158,46 @@ class LimitSettings(BaseSettings):
 
     @property
     def network_share_limit(self) -> int:
-        # Rounded first: 0.29 x 100 is 28.999999999999996 in floating point.
-        return max(self.live_per_address, int(round(self.capacity * self.network_share, 6)))
+        return max(self.live_per_address, self.capacity * self.network_share_percent // 100)
+
+
+# What a person's phone pays for the proof of work. `python -m benchmarks.pow` runs the page's
+# own code in Debian's Chromium at 390x844 with 4x CPU throttling (Lighthouse's mobile profile):
+# 188,000, 204,000 and 229,000 hashes/s in three runs (medians of 5 x 2 s; the worker unthrottled
+# 611,000 to 873,000; a busy 2-core machine). PHONE_HASHES_PER_SECOND is the middle one. The top
+# level may cost a person at most PERSON_WAIT_SECONDS *on average* (the mean of the geometric
+# number of tries: 2**bits hashes, which is also the price a bot pays per challenge; capping
+# the p90, 2.3 times the mean, would halve the top price), so no difficulty exceeds
+# MAX_PERSON_BITS: 19 bits, 2.6 s on average (20 would be 5.1 s), p90 5.9 s. The top level
+# comes only at 90% capacity use or after failures, and with the puzzle it overlaps the drag.
+PHONE_HASHES_PER_SECOND = 204_000
+PERSON_WAIT_SECONDS = 5.0
+MAX_PERSON_BITS = int(math.log2(PHONE_HASHES_PER_SECOND * PERSON_WAIT_SECONDS))
+# Failed answers kept per address and per network: the failure levels count no further.
+FAILURES_KEPT = 64
+
+
+class Level(BaseModel):
+    """One step of a difficulty table: from `at` on (capacity use, or recent failures), `bits`
+    more proof of work than the path's base."""
+
+    at: float = Field(ge=0)
+    bits: int = Field(ge=1, le=16)
+
+
+def _levels(*steps: tuple[float, int]) -> Any:
+    return lambda: [Level(at=at, bits=bits) for at, bits in steps]
 
 
 class CaptchaSettings(BaseSettings):
-    """The slider CAPTCHA and its proof of work (DESIGN §9)."""
+    """The slider CAPTCHA and its proof of work, priced by load and recent failures.
+
+    A challenge's difficulty is its path's base (`slider_difficulty`, or the stricter
+    `pow_difficulty` without the puzzle), plus the bits of the capacity-use level reached,
+    plus the greater of the address's and the network's failure levels; never above
+    `max_difficulty`, which may not exceed what a phone does in 5 s (`MAX_PERSON_BITS`).
+    Tables are JSON lists, e.g. SPROUT_CAPTCHA_LOAD_LEVELS='[{"at": 0.5, "bits": 1}]'.
+    """
 
     model_config = SettingsConfigDict(env_prefix="SPROUT_CAPTCHA_", extra="ignore")
 
@@ -147,24 +207,80 @@ class CaptchaSettings(BaseSettings):
     min_solve_seconds: float = Field(
         default=0.5, ge=0, le=30, description="Faster answers (from issue to verify) are refused"
     )
+    max_difficulty: int = Field(
+        default=MAX_PERSON_BITS,
+        ge=0,
+        le=MAX_PERSON_BITS,
+        description="No challenge asks for more bits (a phone's 5 s on average at most)",
+    )
     slider_difficulty: int = Field(
-        default=18, ge=0, le=32, description="Proof-of-work bits with the puzzle"
+        default=16, ge=0, le=MAX_PERSON_BITS, description="Proof-of-work bits with the puzzle"
     )
     pow_difficulty: int = Field(
-        default=22, ge=0, le=32, description="Proof-of-work bits without the puzzle"
+        default=17, ge=0, le=MAX_PERSON_BITS, description="Proof-of-work bits without the puzzle"
     )
-    difficulty_step: int = Field(default=2, ge=0, le=8, description="Extra bits per failure")
-    max_difficulty: int = Field(
-        default=24, ge=0, le=32, description="Failures raise the difficulty up to this"
+    load_levels: list[Level] = Field(
+        default_factory=_levels((0.5, 1), (0.75, 2), (0.9, 3)),
+        max_length=8,
+        description="Capacity use (slots held / capacity) -> extra bits",
+    )
+    failure_levels: list[Level] = Field(
+        default_factory=_levels((1, 1), (2, 2), (4, 3)),
+        max_length=8,
+        description="The address's recent failed answers -> extra bits",
+    )
+    network_failure_levels: list[Level] = Field(
+        default_factory=_levels((5, 1), (15, 2), (40, 3)),
+        max_length=8,
+        description="The network's recent failed answers (all its addresses) -> extra bits",
     )
     failure_window: int = Field(
         default=600, ge=1, description="Seconds a failed attempt counts as recent"
     )
 
-    def difficulty(self, mode: str, failures: int) -> int:
-        """Bits of proof of work for a new challenge, after `failures` recent failures."""
-        base = self.pow_difficulty if mode == "pow" else self.slider_difficulty
-        return max(base, min(self.max_difficulty, base + self.difficulty_step * failures))
+    @field_validator("load_levels", "failure_levels", "network_failure_levels")
+    @classmethod
+    def _rising(cls, value: list[Level]) -> list[Level]:
+        for lower, higher in itertools.pairwise(value):
+            if not (lower.at < higher.at and lower.bits < higher.bits):
+                raise ValueError("levels must rise: each `at` and `bits` above the one before")
+        return value
+
+    @field_validator("failure_levels", "network_failure_levels")
+    @classmethod
+    def _countable(cls, value: list[Level]) -> list[Level]:
+        for level in value:
+            if level.at < 1 or level.at != int(level.at) or level.at > FAILURES_KEPT:
+                raise ValueError(f"a failure level's `at` is a count from 1 to {FAILURES_KEPT}")
+        return value
+
+    @field_validator("slider_difficulty", "pow_difficulty")
+    @classmethod
+    def _within_cap(cls, value: int, info: ValidationInfo) -> int:
+        cap = info.data.get("max_difficulty", MAX_PERSON_BITS)  # absent if it was invalid
+        if value > cap:
+            raise ValueError(f"above max_difficulty ({cap})")
+        return value
+
+    def base(self, mode: str) -> int:
+        return self.pow_difficulty if mode == "pow" else self.slider_difficulty
+
+
+_BANDWIDTH = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")
+_BANDWIDTH_UNITS = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_BANDWIDTH_UNITS.update({"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50})
+
+
+def _bandwidth(value: str) -> str:
+    """A rate in bits per second as a Kubernetes quantity, within what the kubelet accepts."""
+    match = _BANDWIDTH.match(value)
+    rate = float(match[1]) * _BANDWIDTH_UNITS.get(match[2] or "", 1) if match else 0
+    if not 1e3 <= rate <= 1e15:
+        raise ValueError("must be bits per second between 1k and 1P, such as 10M or 500k")
+    return value
+
+
+Bandwidth = Annotated[str, AfterValidator(_bandwidth)]
 
 
 class Template(BaseModel):
@@ -180,6 +296,10 @@ class Template(BaseModel):
     cpu: str = "250m"
     memory: str = "128Mi"
     ephemeral_storage: str = "256Mi"
+    # Traffic shaping of each container (the CNI bandwidth plugin reads it from the pod's
+    # annotations), so that no sandbox can flood a target or take the node's link.
+    egress_bandwidth: Bandwidth = "10M"
+    ingress_bandwidth: Bandwidth = "10M"
 
 
 DEFAULT_TEMPLATES: list[dict[str, Any]] = [

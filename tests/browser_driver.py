@@ -23,6 +23,8 @@ from tests.captcha_bots import Drag, human_drag
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
+# axe-core, the accessibility engine, from the page's own npm packages (a dev dependency).
+AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -143,6 +145,41 @@ class PageDriver:
                 )
         self.page.set_viewport_size(VIEWPORTS[self.viewport])  # type: ignore[arg-type]
         self.page.emulate_media(color_scheme="light")
+
+    # ---- accessibility ------------------------------------------------------------------------
+
+    def axe_violations(self) -> list[str]:
+        """axe-core's violations on the page as it is now, at each viewport, light and dark.
+
+        Each is "rule (impact): the first offending element" — an empty list is a pass.
+        """
+        if not self.page.evaluate("() => typeof window.axe !== 'undefined'"):
+            self.page.add_script_tag(path=str(AXE))
+        found: list[str] = []
+        for viewport in VIEWPORTS:
+            self.page.set_viewport_size(VIEWPORTS[viewport])  # type: ignore[arg-type]
+            for scheme in SCHEMES:
+                # The colours are read settled, not halfway through a transition from the other
+                # scheme's: reduced motion, and every running transition waited out.
+                self.page.emulate_media(color_scheme=scheme, reduced_motion="reduce")  # type: ignore[arg-type]
+                self.page.evaluate(
+                    """() => Promise.all(document.getAnimations()
+                        .filter((a) => a instanceof CSSTransition)
+                        .map((a) => a.finished.catch(() => undefined)))"""
+                )
+                result = self.page.evaluate(
+                    "() => axe.run(document, { resultTypes: ['violations'] })"
+                )
+                for rule in result["violations"]:
+                    node = rule["nodes"][0] if rule["nodes"] else {}
+                    detail = node.get("failureSummary", "").replace("\n", " ")
+                    found.append(
+                        f"{viewport}/{scheme} {rule['id']} ({rule['impact']}): "
+                        f"{node.get('target', '?')} {detail}"
+                    )
+        self.page.set_viewport_size(VIEWPORTS[self.viewport])  # type: ignore[arg-type]
+        self.page.emulate_media(color_scheme="light", reduced_motion="no-preference")
+        return found
 
     # ---- the CAPTCHA --------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 Track = list[dict[str, float]]
+Pixels = npt.NDArray[np.uint8]
+Floats = npt.NDArray[np.float32]
 FRAME_MS = 1000 / 60
 
 
@@ -102,54 +105,179 @@ def key_presses(target: int, rng: random.Random) -> Drag:
     return Drag(points, target, points[-1]["t"] if points else 0.0)
 
 
-def _decode(data: bytes, flags: int) -> npt.NDArray[np.uint8]:
+def _decode(data: bytes, flags: int) -> Pixels:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None:
         raise ValueError("not an image")
     return image.astype(np.uint8)
 
 
-def opencv_solver(background: bytes, piece: bytes, piece_y: int) -> int:
-    """The classic attack: Canny edges of the background against the piece's outline,
-    template matching along the piece's (public) row, right of the resting piece."""
-    scene = _decode(background, cv2.IMREAD_GRAYSCALE)
-    cutout = _decode(piece, cv2.IMREAD_UNCHANGED)
-    size = cutout.shape[0]
-    outline = cv2.Canny(cutout[..., 3], 100, 200)
-    edges = cv2.Canny(cv2.GaussianBlur(scene, (3, 3), 0), 50, 150)
-    band = edges[piece_y : piece_y + size, :]
-    scores = cv2.matchTemplate(band, outline, cv2.TM_CCOEFF_NORMED)[0]
-    scores[:size] = -1  # the answer is never under the resting piece
-    return int(np.argmax(scores))
+@dataclass(frozen=True)
+class Sight:
+    """What a bot has to look at: the two pictures as OpenCV decodes them (the background
+    BGR, the piece BGRA, colour channels exactly as stored), the piece's (public) row, and
+    the three places along it that look most like the piece's outline, best first: the
+    real notch and the two decoys, when the notches are drawn alike."""
+
+    scene: Pixels
+    cutout: Pixels
+    y: int
+    candidates: list[int]
+
+    @classmethod
+    def of(
+        cls, background: bytes, piece: bytes, piece_y: int, candidates: list[int] | None = None
+    ) -> Sight:
+        """Decoded; `candidates` when already found in the same pictures, else found here."""
+        scene = _decode(background, cv2.IMREAD_COLOR)
+        cutout = _decode(piece, cv2.IMREAD_UNCHANGED)
+        if candidates is None:
+            candidates = _notch_candidates(scene, cutout, piece_y)
+        return cls(scene, cutout, piece_y, candidates)
+
+    @property
+    def size(self) -> int:
+        return int(self.cutout.shape[0])
+
+    @property
+    def alpha(self) -> Pixels:
+        return self.cutout[..., 3]
+
+    def under(self, x: int) -> Floats:
+        """The background where the piece would sit at offset `x`."""
+        return self.scene[self.y : self.y + self.size, x : x + self.size].astype(np.float32)
 
 
-def colour_solver(background: bytes, piece: bytes, piece_y: int) -> int:
-    """A stronger attack (informational, no ceiling): find the three notch candidates by
-    outline, then pick the one whose (darkened, blurred) fill best correlates with the piece."""
-    scene = _decode(background, cv2.IMREAD_COLOR)
-    cutout = _decode(piece, cv2.IMREAD_UNCHANGED)
+Solver = Callable[[Sight], int]  # where a bot drags the piece, from what it sees
+
+
+def _outline_scores(scene: Pixels, cutout: Pixels, y: int) -> Floats:
+    """How well the background's edges along the piece's row match the piece's outline, per x."""
     size = cutout.shape[0]
     gray = cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY)
     outline = cv2.Canny(cutout[..., 3], 100, 200)
     edges = cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 50, 150)
-    scores = cv2.matchTemplate(edges[piece_y : piece_y + size, :], outline, cv2.TM_CCOEFF_NORMED)[0]
-    scores[:size] = -1
+    scores: Floats = cv2.matchTemplate(edges[y : y + size, :], outline, cv2.TM_CCOEFF_NORMED)[0]
+    scores[:size] = -1  # the answer is never under the resting piece
+    return scores
+
+
+def _notch_candidates(scene: Pixels, cutout: Pixels, y: int) -> list[int]:
+    scores = _outline_scores(scene, cutout, y)
+    size = cutout.shape[0]
     candidates: list[int] = []
-    for x in np.argsort(-scores):
+    for x in np.argsort(-scores, kind="stable"):
         if all(abs(int(x) - c) > size // 2 for c in candidates):
             candidates.append(int(x))
         if len(candidates) == 3:
             break
-    inner = cv2.erode(cutout[..., 3], np.ones((5, 5), np.uint8)) > 200
-    reference = cv2.GaussianBlur(cutout[..., :3].astype(np.float32), (7, 7), 2)[inner]
+    return candidates
 
-    def likeness(x: int) -> float:
-        fill = scene[piece_y : piece_y + size, x : x + size].astype(np.float32)[inner]
-        a = reference - reference.mean(axis=0)
-        b = fill - fill.mean(axis=0)
-        return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
 
-    return max(candidates, key=likeness)
+def _correlation(a: Floats, b: Floats) -> float:
+    """Pearson correlation of two sets of colours (per-channel means removed, channels
+    pooled): blind to a brightness and contrast change. -inf when either set is flat."""
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    spread = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / spread if spread > 1e-6 else -math.inf
+
+
+def _best(sight: Sight, likeness: Callable[[int], float]) -> int:
+    """The likeliest notch candidate; on a tie (nothing to tell them apart) the best outline."""
+    return max(sight.candidates, key=likeness)  # max keeps the first of equals
+
+
+def _solid(sight: Sight, depth: float) -> npt.NDArray[np.bool_]:
+    """The piece's opaque pixels at least `depth` px in from its border (past the bevel)."""
+    opaque = (sight.alpha == 255).astype(np.uint8)
+    inward = cv2.distanceTransform(np.pad(opaque, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    return np.asarray(inward >= depth)
+
+
+def opencv_solver(sight: Sight) -> int:
+    """The classic attack: Canny edges of the background against the piece's outline,
+    template matching along the piece's (public) row, right of the resting piece."""
+    return int(np.argmax(_outline_scores(sight.scene, sight.cutout, sight.y)))
+
+
+def colour_solver(sight: Sight) -> int:
+    """Find the three notch candidates by outline, then pick the one whose fill best
+    correlates with the piece (blurred a little, as a fill made from the picture would be)."""
+    inner = cv2.erode(sight.alpha, np.ones((5, 5), np.uint8)) > 200
+    blurred = cv2.GaussianBlur(sight.cutout[..., :3].astype(np.float32), (7, 7), 2)
+    reference = np.asarray(blurred, np.float32)[inner]
+    return _best(sight, lambda x: _correlation(reference, sight.under(x)[inner]))
+
+
+def raw_bytes_solver(sight: Sight) -> int:
+    """No vision: the colour channels of the piece's fully transparent pixels, as stored (a
+    person never sees them), matched against the background at each notch candidate. Around
+    the outline the picture is not carved, so a piece cut with its surroundings kept in its
+    invisible pixels matches there, exactly."""
+    hidden = sight.alpha == 0
+    stored = sight.cutout[..., :3][hidden].astype(np.float32)
+    return _best(sight, lambda x: _correlation(stored, sight.under(x)[hidden]))
+
+
+def colour_match_solver(sight: Sight) -> int:
+    """Piece colours against each notch fill, pixel by pixel: how closely one brightness and
+    contrast change, the same for every channel, turns the (slightly blurred) piece into the
+    fill. A fill made by darkening what was under the notch keeps the piece's colours, so the
+    real notch fits with little left over."""
+    inner = _solid(sight, 2)
+    blurred = cv2.GaussianBlur(sight.cutout[..., :3].astype(np.float32), (0, 0), 1.5)[inner]
+    design = np.stack([blurred.ravel(), np.ones(blurred.size, np.float32)], axis=1)
+
+    def fit(x: int) -> float:
+        fill = sight.under(x)[inner].ravel()
+        coefficients = np.linalg.lstsq(design, fill, rcond=None)[0]
+        left_over = fill - design @ coefficients
+        return -float((left_over * left_over).mean())
+
+    return _best(sight, fit)
+
+
+def fill_mean_solver(sight: Sight) -> int:
+    """Three numbers per notch: the fill's mean colour, compared with the piece's. A fill
+    made from what was under the notch, darkened, keeps the piece's hue."""
+    inner = _solid(sight, 3)
+    piece_hue = _hue(sight.cutout[..., :3][inner].astype(np.float32).mean(axis=0))
+    return _best(
+        sight,
+        lambda x: -float(np.abs(_hue(sight.under(x)[inner].mean(axis=0)) - piece_hue).sum()),
+    )
+
+
+def _hue(colour: Floats) -> Floats:
+    """A colour's chromaticity: its channels as shares of their sum (brightness removed)."""
+    shares: Floats = colour / max(float(colour.sum()), 1.0)
+    return shares
+
+
+def continuity_solver(sight: Sight) -> int:
+    """What a person looks for: does the picture carry on across the piece's border? Pairs
+    each background pixel just outside the notch's outline with the nearest piece pixel just
+    inside it, and takes the candidate where the two rings correlate best."""
+    pad = 6
+    inner_ring = _solid(sight, 2.5) & ~_solid(sight, 5.5)
+    covered = np.pad((sight.alpha > 0).astype(np.uint8), pad)
+    outward = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3)
+    outer_ring = (outward >= 2) & (outward < 5)
+    inner_at = np.argwhere(inner_ring) + pad  # in the padded square's coordinates
+    outer_at = np.argwhere(outer_ring)
+    nearest = np.argmin(((outer_at[:, None, :] - inner_at[None, :, :]) ** 2).sum(axis=2), axis=1)
+    inside = sight.cutout[..., :3][inner_ring].astype(np.float32)[nearest]
+    height, width = sight.scene.shape[:2]
+
+    def carries_on(x: int) -> float:
+        rows = outer_at[:, 0] + sight.y - pad
+        columns = outer_at[:, 1] + x - pad
+        seen = (rows >= 0) & (rows < height) & (columns >= 0) & (columns < width)
+        outside = sight.scene[rows[seen], columns[seen]].astype(np.float32)
+        return _correlation(inside[seen], outside)
+
+    return _best(sight, carries_on)
 
 
 def payload(challenge_id: str, drag: Drag, nonce: str, *, keyboard: bool = False) -> dict[str, Any]:

@@ -4,6 +4,7 @@ the way the browser would (the tests read the answer from Redis when they play a
 from __future__ import annotations
 
 import random
+import struct
 from typing import Any
 
 import redis
@@ -65,3 +66,26 @@ def person_solves(
     drag = human_drag(answer, rng, max_offset=challenge["width"] - challenge["piece_size"])
     clock.advance(rng.uniform(0.6, 2.5) + drag.duration_ms / 1000)
     return payload(challenge["challenge_id"], drag, nonce_for(challenge)), drag
+
+
+def jpeg_markers(data: bytes) -> list[int]:
+    """The markers of a JPEG's segments, up to the start of the scan (the image data)."""
+    assert data[:2] == b"\xff\xd8"
+    markers, at = [], 2
+    while True:
+        marker = data[at + 1]
+        markers.append(marker)
+        if marker == 0xDA:
+            return markers
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+
+
+def png_chunks(data: bytes) -> list[bytes]:
+    """The types of a PNG's chunks, in order."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = [], 8
+    while at < len(data):
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        chunks.append(data[at + 4 : at + 8])
+        at += 12 + length
+    return chunks

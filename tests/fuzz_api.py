@@ -91,7 +91,7 @@ ENVIRONMENT = {
     # Its visitors share a few /24s: a network's limits would refuse most of their creates.
     "SPROUT_LIMIT_CREATES_PER_NETWORK": "1000000",
     "SPROUT_LIMIT_LIVE_PER_NETWORK": "1000000",
-    "SPROUT_LIMIT_NETWORK_SHARE": "1",
+    "SPROUT_LIMIT_NETWORK_SHARE_PERCENT": "100",
     "SPROUT_CAPTCHA_MIN_SOLVE_SECONDS": "0",  # the fuzzer answers at once
     "SPROUT_CAPTCHA_SLIDER_DIFFICULTY": "4",  # a cheap proof of work for the fuzzer to solve
     "SPROUT_CAPTCHA_POW_DIFFICULTY": "6",

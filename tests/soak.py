@@ -1,7 +1,7 @@
 """Soak: simulated visitors through the whole local stack for minutes, with random faults.
 
     python -m tests.soak [--visitors 200] [--minutes 5] [--lifetime 90] [--capacity 100]
-                         [--seed 1] [--data-dir DIR] [--json FILE]
+                         [--line 50] [--seed 1] [--data-dir DIR] [--json FILE]
 
 It starts the local stack (`python -m deploy.local`, as `make dev` does) and drives visitors,
 one thread each, through the gateway like people with a browser: get a challenge, solve it
@@ -22,15 +22,20 @@ exits 1 if one breaks:
   nothing live past its lifetime, nothing that expired shown as failed, nothing running
   that its owner deleted;
 - no orphan pods (pods without a live record), no duplicate pods;
-- no 5xx but the documented 503s (`capacity_full`, and `unavailable` while Redis is down),
-  no request without an answer.
+- no 5xx but the documented 503s (`capacity_full` once the waiting line is full too, and
+  `unavailable` while Redis is down), no request without an answer;
+- the waiting line, sampled every second while traffic runs (one read-only script, so each
+  sample is one instant): nobody waits while a slot is free, and the positions of those who
+  wait are 1..n in the round-robin order the ring and the networks' lines give; once
+  settled, nobody waits. Some visitors walk away from their place; it must lapse.
 
 Every visitor comes from 127.0.0.1 through the gateway, so the per-address limits (creates
-per hour, live containers per address, challenges per minute) are lifted for the soak, and
-with them the network's (never below an address's); the per-owner limit (3) and the global
-capacity stay, so `capacity_full` happens. The proof of
-work is kept small (8 bits, no step on failures): a browser pays it on the visitor's
-machine, here it would burn this machine's CPU for nothing the soak measures.
+per hour, live containers and places in line per address, challenges per minute) are lifted
+for the soak, and with them the network's (never below an address's); the per-owner limit
+(3), the global capacity and the waiting line's length stay, so visitors wait and
+`capacity_full` happens. The proof of work is kept small (8 bits, no step on failures): a
+browser pays it on the visitor's machine, here it would burn this machine's CPU for nothing
+the soak measures.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ from kubernetes import config as k8s_config
 
 from functions.worker import metrics as worker_metrics
 from functions.worker.podstatus import LIFETIME_ENDED
-from shared import keys
+from shared import keys, lifecycle
 from shared.captcha import pow
 from tests.captcha_bots import human_drag, payload
 from tests.stack_driver import RunningStack, processes_of, redis_pid, worker_jobs
@@ -68,6 +73,66 @@ FAULTS = ("kill_job", "redis_sigterm", "redis_sigkill", "api_errors", "api_laten
 DOCUMENTED_503 = frozenset({"capacity_full", "unavailable"})
 SELECTOR = "app.kubernetes.io/part-of=sprout"
 
+# One instant of the waiting line, read by one read-only script: the ring, each network's
+# line, and every place with its status and the position the server gives it.
+LINE_SAMPLE = (
+    lifecycle.LUA
+    + r"""
+local now = tonumber(ARGV[1])
+local ring = redis.call('LRANGE', LINE_RING, 0, -1)
+local lines = {}
+for _, network in ipairs(ring) do
+  lines[network] = redis.call('ZRANGE', LINE_NETWORK .. network, 0, -1)
+end
+local places = {}
+for _, id in ipairs(redis.call('ZRANGE', LINE_DEADLINES, 0, -1)) do
+  local record = hash_to_table(redis.call('HGETALL', RECORD .. id))
+  local position = 0
+  if record.id and record.network then position = place_of(record, now) or 0 end
+  table.insert(places, {id, status_of(record), position})
+end
+return cjson.encode({held = redis.call('ZCARD', EXPIRY), ring = ring, lines = lines,
+                     places = places})
+"""
+)
+
+
+def round_robin(ring: list[str], lines: dict[str, list[str]]) -> list[str]:
+    """The order the places get slots: one per network per round, networks in ring order."""
+    queues = [list(lines.get(network, [])) for network in ring]
+    order = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                order.append(queue.pop(0))
+    return order
+
+
+def line_problems(sample: dict[str, Any], capacity: int) -> list[str]:
+    """What is wrong with one instant of the waiting line (nothing, normally)."""
+    ring = _as_list(sample["ring"])
+    lines = sample["lines"] if isinstance(sample["lines"], dict) else {}
+    places = _as_list(sample["places"])
+    problems = []
+    if places and int(sample["held"]) < capacity:
+        problems.append(f"{len(places)} wait while {capacity - int(sample['held'])} slots are free")
+    if len(set(ring)) != len(ring) or any(not lines.get(network) for network in ring):
+        problems.append(f"the ring {ring} does not list each network with places once")
+    expected = round_robin(ring, lines)
+    positions = {str(place_id): int(position) for place_id, _, position in places}
+    if sorted(positions) != sorted(expected):
+        problems.append("the networks' lines and the deadlines hold different places")
+    elif [positions[place_id] for place_id in expected] != list(range(1, len(expected) + 1)):
+        problems.append(f"positions {[positions[p] for p in expected]} in round-robin order")
+    problems += [
+        f"{i} in line but {status}" for i, status, _ in places if status != lifecycle.WAITING
+    ]
+    return problems
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []  # cjson encodes an empty table as {}
+
 
 @dataclass
 class SoakOptions:
@@ -75,6 +140,9 @@ class SoakOptions:
     seconds: float = 300.0
     lifetime: int = 90  # SPROUT_CONTAINER_LIFETIME (at least 60)
     capacity: int = 100  # SPROUT_LIMIT_CAPACITY: live containers in the whole system
+    line: int = 50  # SPROUT_LIMIT_LINE_LENGTH: places in the waiting line
+    place_timeout: int = 10  # SPROUT_LIMIT_PLACE_TIMEOUT: a place lapses unchecked this long
+    walk_away_share: float = 0.2  # visitors who stop checking on their place in line
     seed: int = 1
     data_dir: Path | None = None
     # Faults: the first ones in this order (each at least once), then random ones.
@@ -114,6 +182,10 @@ class Tally:
     no_answer: Counter[str] = field(default_factory=Counter)  # transport errors by route
     acked: dict[str, Acked] = field(default_factory=dict)
     unreadable_answers: int = 0  # the visitor could not "see" the puzzle (Redis down)
+    waited: int = 0  # creates that took a place in the waiting line
+    walked_away: set[str] = field(default_factory=set)  # who stopped checking on their place
+    line_samples: int = 0
+    line_problems: list[str] = field(default_factory=list)
     faults: list[tuple[float, str, str]] = field(default_factory=list)
 
 
@@ -150,13 +222,16 @@ class Soak:
                 for n in range(options.visitors)
             ]
             faults = threading.Thread(target=self._faults, name="faults", daemon=True)
+            sampler = threading.Thread(target=self._sample_line, name="line", daemon=True)
             for thread in threads:
                 thread.start()
             faults.start()
+            sampler.start()
             self._progress_until(self.started + options.seconds)
             self.stopping.set()
             self.log("traffic stops; waiting for visitors to leave")
             faults.join(timeout=60)
+            sampler.join(timeout=60)
             for thread in threads:
                 thread.join(timeout=60)
             self._calm_the_cluster()
@@ -192,6 +267,21 @@ class Soak:
                 total = sum(self.tally.requests.values())
             elapsed = time.monotonic() - self.started
             self.log(f"  {elapsed:5.0f}s  requests {total}  acknowledged creates {acked}")
+
+    # -- the waiting line ---------------------------------------------------------------------
+
+    def _sample_line(self) -> None:
+        assert self.redis is not None
+        script = self.redis.register_script(LINE_SAMPLE)
+        while not self.stopping.wait(1.0):
+            try:
+                sample = json.loads(script(args=[repr(time.time())]))
+            except (redis.RedisError, OSError):
+                continue  # Redis is restarting (a fault): no sample this time
+            problems = line_problems(sample, self.options.capacity)
+            with self.tally.lock:
+                self.tally.line_samples += 1
+                self.tally.line_problems += problems
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -329,8 +419,14 @@ def soak_environment(options: SoakOptions) -> dict[str, str]:
         "SPROUT_LIMIT_CREATES_PER_HOUR": "1000000",
         "SPROUT_LIMIT_LIVE_PER_ADDRESS": "1000000",
         "SPROUT_LIMIT_CHALLENGES_PER_MINUTE": "1000000",
+        "SPROUT_LIMIT_PLACES_PER_ADDRESS": "1000000",
+        "SPROUT_LIMIT_LINE_LENGTH": str(options.line),
+        "SPROUT_LIMIT_PLACE_TIMEOUT": str(options.place_timeout),
         "SPROUT_CAPTCHA_SLIDER_DIFFICULTY": "8",
-        "SPROUT_CAPTCHA_DIFFICULTY_STEP": "0",
+        # A constant proof of work, whatever the load and the failures the soak provokes.
+        "SPROUT_CAPTCHA_LOAD_LEVELS": "[]",
+        "SPROUT_CAPTCHA_FAILURE_LEVELS": "[]",
+        "SPROUT_CAPTCHA_NETWORK_FAILURE_LEVELS": "[]",
         # Orphans found within the settle time, not after 5 minutes.
         "SPROUT_WORKER_RECONCILE_INTERVAL": "30",
     }
@@ -400,6 +496,13 @@ class Visitor:
         container_id = str(created.json()["id"])
         with self.soak.tally.lock:
             self.soak.tally.acked[container_id] = Acked(container_id, template, time.monotonic())
+        if created.json()["phase"] == "waiting":
+            with self.soak.tally.lock:
+                self.soak.tally.waited += 1
+            if self.rng.random() < self.options.walk_away_share:
+                with self.soak.tally.lock:  # stops checking on its place: it must lapse
+                    self.soak.tally.walked_away.add(container_id)
+                return
         state = self.poll(container_id, {"running", "failed"}, timeout=240.0, every=1.0)
         if state != "running":
             return
@@ -584,6 +687,10 @@ class SoakReport:
     errors: dict[str, int]
     no_answer: dict[str, int]
     unreadable_answers: int
+    waited: int
+    walked_away: int
+    line_samples: int
+    line_problems: list[str]
     faults: list[tuple[float, str, str]]
     acknowledged: int
     lost: list[str]
@@ -642,6 +749,10 @@ class SoakReport:
             errors=dict(sorted(tally.errors.items())),
             no_answer=dict(tally.no_answer),
             unreadable_answers=tally.unreadable_answers,
+            waited=tally.waited,
+            walked_away=len(tally.walked_away),
+            line_samples=tally.line_samples,
+            line_problems=list(tally.line_problems),
             faults=list(tally.faults),
             acknowledged=len(acked),
             lost=sorted(cid for cid in acked if cid not in records),
@@ -700,6 +811,10 @@ class SoakReport:
             found.append(f"not settled after {self.settle_seconds:.0f} s: {self.unsettled[:10]}")
         if self.deleted_but_live:
             found.append(f"deleted by their owner but live: {self.deleted_but_live[:10]}")
+        if self.line_problems:
+            found.append(f"waiting line: {self.line_problems[:10]}")
+        if self.line_samples == 0:
+            found.append("the waiting line was never sampled")
         if self.server_errors():
             found.append(f"server errors: {self.server_errors()}")
         if self.no_answer:
@@ -730,6 +845,8 @@ class SoakReport:
             f"requests without an answer: {sum(self.no_answer.values())}"
             + (f" {self.no_answer}" if self.no_answer else ""),
             f"puzzles a visitor could not read (Redis down): {self.unreadable_answers}",
+            f"waiting line: {self.waited} creates waited, {self.walked_away} walked away; "
+            f"{self.line_samples} samples, {len(self.line_problems)} problems",
             "",
             "faults:",
             *(f"  {t:6.1f}s  {kind:14s} {what}" for t, kind, what in self.faults),
@@ -794,6 +911,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--lifetime", type=int, default=90, help="container lifetime, s (>= 60)")
     parser.add_argument("--capacity", type=int, default=100, help="live containers, system-wide")
+    parser.add_argument("--line", type=int, default=50, help="places in the waiting line")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a new temp dir")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
@@ -803,6 +921,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds=args.minutes * 60,
         lifetime=args.lifetime,
         capacity=args.capacity,
+        line=args.line,
         seed=args.seed,
         data_dir=args.data_dir,
     )

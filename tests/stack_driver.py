@@ -96,19 +96,23 @@ def processes_of(data_dir: Path, command_has: str = "", command_lacks: str = "")
     """Live processes started for the stack in `data_dir`: they carry SPROUT_STACK, except
     Redis, which writes its title over its environment; it runs in <data-dir>/redis. With
     `command_has` / `command_lacks`, those whose command line has / lacks that text (read
-    once: a process that ends meanwhile is left out, not taken for another kind)."""
+    once: a process that ends meanwhile is left out, not taken for another kind).
+
+    Every process listed was alive at one moment, the end of the scan: reading /proc takes a
+    while, and a process seen early in the scan that ends before a later one starts is left
+    out (else one job ending and the next starting would read as two at once)."""
     marker = f"SPROUT_STACK={data_dir.resolve()}".encode()
     redis_dir = str(data_dir.resolve() / "redis")
-    found = []
+    seen: dict[int, str] = {}  # pid -> its start time, so a reused pid is not taken for it
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().split(") ")[-1][:1]
         except OSError:
             continue
-        if state == "Z":
+        started = _start_time(entry)
+        if started is None:
             continue
         if marker not in environ.split(b"\0") and _working_dir(entry) != redis_dir:
             continue
@@ -118,8 +122,18 @@ def processes_of(data_dir: Path, command_has: str = "", command_lacks: str = "")
                 command_lacks and command_lacks.encode() in command
             ):
                 continue
-        found.append(int(entry.name))
-    return found
+        seen[int(entry.name)] = started
+    return [pid for pid, started in seen.items() if _start_time(Path(f"/proc/{pid}")) == started]
+
+
+def _start_time(entry: Path) -> str | None:
+    """The process's start time (clock ticks after boot), or None if it has ended (or is a
+    zombie: ended, not yet reaped)."""
+    try:
+        fields = (entry / "stat").read_text().rsplit(") ", 1)[-1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]  # state, ..., starttime (field 22)
 
 
 def _working_dir(entry: Path) -> str:

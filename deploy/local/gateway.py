@@ -5,12 +5,15 @@ winning; `X-Real-Ip` set to the client's address (overwriting whatever the clien
 `X-Forwarded-For/-Proto/-Host` added; everything else passed through. The route table is
 read from the IngressRoute manifest (`deploy.manifests.route_table`), so the two cannot drift.
 Paths routed to the frontend are served from the built files, with the SPA fallback to
-index.html.
+index.html, compressed as the cluster's nginx compresses them: gzip at its level for the types
+its `gzip_types` names (and HTML), read from deploy/images/frontend/nginx.conf.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import gzip
 import http.client
 import json
 import mimetypes
@@ -20,6 +23,7 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -30,6 +34,8 @@ HOP_BY_HOP = {
     "x-forwarded-host",
 }  # fmt: skip
 MAX_BODY = 1024 * 1024
+NGINX_CONF = Path(__file__).resolve().parents[1] / "images" / "frontend" / "nginx.conf"
+GZIP_MIN_LENGTH = 20  # nginx's default gzip_min_length
 CONTAINER_HOST = re.compile(r"^([a-z2-7]{12})\.localhost(:\d+)?$")
 CONTAINER_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -44,6 +50,51 @@ Service, and this page is the container's own.</p>
 """
 
 
+@dataclass(frozen=True)
+class Compression:
+    """What nginx compresses (MIME types) and how hard (gzip level)."""
+
+    types: frozenset[str]
+    level: int
+
+    @classmethod
+    def from_nginx(cls, conf: Path = NGINX_CONF) -> Compression:
+        text = conf.read_text()
+        listed = re.search(r"^\s*gzip_types\s+([^;]+);", text, re.MULTILINE)
+        level = re.search(r"^\s*gzip_comp_level\s+(\d+);", text, re.MULTILINE)
+        # nginx always compresses text/html once gzip is on; its default level is 1.
+        types = {"text/html", *(listed.group(1).split() if listed else ())}
+        if "application/javascript" in types:
+            types.add("text/javascript")  # what Python's mimetypes may call a .js file
+        return cls(frozenset(types), int(level.group(1)) if level else 1)
+
+    def applies(self, accept_encoding: str, kind: str, size: int) -> bool:
+        return size >= GZIP_MIN_LENGTH and kind in self.types and accepts_gzip(accept_encoding)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip (named or `*`, with a q above 0)."""
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "*"):
+            continue
+        quality = re.search(r"\bq\s*=\s*([^;\s]*)", params)
+        if quality is None:
+            return True
+        try:
+            if float(quality.group(1)) > 0:
+                return True
+        except ValueError:
+            continue  # a quality that is not a number allows nothing
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def gzipped(path: Path, mtime_ns: int, level: int) -> bytes:
+    """A file's gzip encoding, kept while the file is unchanged (its mtime is part of the key)."""
+    return gzip.compress(path.read_bytes(), compresslevel=level, mtime=0)
+
+
 class Gateway(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
@@ -54,8 +105,10 @@ class Gateway(ThreadingHTTPServer):
         routes: Sequence[tuple[str, str]],
         upstreams: dict[str, str],
         static_dir: Path | None,
+        compression: Compression | None = None,
     ) -> None:
         super().__init__(address, GatewayHandler)
+        self.compression = compression or Compression.from_nginx()
         # Longest prefix first: the rule Traefik applies to PathPrefix routes of one router set.
         self.routes = sorted(routes, key=lambda route: len(route[0]), reverse=True)
         self.upstreams = {name: urllib.parse.urlsplit(url) for name, url in upstreams.items()}
@@ -189,9 +242,19 @@ class GatewayHandler(BaseHTTPRequestHandler):
             candidate = root / "index.html"
         data = candidate.read_bytes()
         kind = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+        compression = self.server.compression
+        accept = self.headers.get("Accept-Encoding", "")
+        encoded = compression.applies(accept, kind, len(data))
+        if encoded:
+            data = gzipped(candidate, candidate.stat().st_mtime_ns, compression.level)
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
+        if encoded:
+            self.send_header("Content-Encoding", "gzip")
+        if kind in compression.types:
+            # nginx leaves this out (gzip_vary off); a shared cache needs it to keep both forms.
+            self.send_header("Vary", "Accept-Encoding")
         hashed_asset = "/assets/" in path
         cache = "public, max-age=31536000, immutable" if hashed_asset else "no-cache"
         self.send_header("Cache-Control", cache)

@@ -16,13 +16,17 @@ context = LazyContext()
 
 def request_challenge(call: Call) -> flask.Response:
     body = call.json_body(CaptchaRequest)
-    issued = service.request(call.ctx, client=call.client, action=body.action, mode=body.mode)
+    issued = service.request(
+        call.ctx, client=call.client, network=call.network, action=body.action, mode=body.mode
+    )
     return json_response(issued.challenge, headers=limits.headers(issued.policies))
 
 
 def verify(call: Call) -> flask.Response:
     body = call.json_body(CaptchaVerifyRequest)
-    return json_response(service.verify(call.ctx, client=call.client, body=body))
+    return json_response(
+        service.verify(call.ctx, client=call.client, network=call.network, body=body)
+    )
 
 
 ROUTES = Routes(

@@ -28,7 +28,8 @@ pieces close that gap:
 3. The tick. A CronJob runs `sprout-worker tick` every minute. It needs Redis only (no
    cluster credentials) and adds one `reconcile` entry to the stream when lag is 0 and
    something waits that lag cannot show: an entry idle past `claim_min_idle` (a dead job's),
-   a container past its expiry, or no reconcile for `reconcile_interval`. That entry is lag
+   a container past its expiry, a place in the waiting line whose page stopped checking on
+   it, or no reconcile for `reconcile_interval`. That entry is lag
    1, so KEDA starts a job, which reconciles and takes the stale entries over. The tick
    never adds a second entry while one is undelivered (lag > 0), and it creates the consumer
    group if it is missing (so KEDA can read lag from the first deploy on).

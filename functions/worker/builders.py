@@ -19,6 +19,10 @@ Choices made here:
   the image: a uid it does not know runs with group 0, which is how images built for
   arbitrary uids (nginx-unprivileged, OpenShift-style) make their writable paths writable.
 - A TCP readiness probe on the template's port: "running" means something answers there.
+- Bandwidth annotations from the template (`kubernetes.io/egress-bandwidth` and
+  `kubernetes.io/ingress-bandwidth`, 10M by default): with the sandbox NetworkPolicy's web
+  ports only, a container cannot be turned into a flood against others. Clusters whose CNI
+  has no bandwidth plugin ignore them.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ PART_OF = "sprout"
 CONTAINER_ID_LABEL = "sprout.dev/container-id"
 TEMPLATE_LABEL = "sprout.dev/template"
 EXPIRES_ANNOTATION = "sprout.dev/expires-at"
+EGRESS_BANDWIDTH_ANNOTATION = "kubernetes.io/egress-bandwidth"
+INGRESS_BANDWIDTH_ANNOTATION = "kubernetes.io/ingress-bandwidth"
 SELECTOR = f"{PART_OF_LABEL}={PART_OF}"  # every object the worker made
 
 CONTAINER_NAME = "app"
@@ -120,10 +126,13 @@ def build_pod(
         container["command"] = list(template.command)
     if template.args:
         container["args"] = list(template.args)
+    metadata = _metadata(record, settings)
+    metadata["annotations"][EGRESS_BANDWIDTH_ANNOTATION] = template.egress_bandwidth
+    metadata["annotations"][INGRESS_BANDWIDTH_ANNOTATION] = template.ingress_bandwidth
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": _metadata(record, settings),
+        "metadata": metadata,
         "spec": {
             "containers": [container],
             "restartPolicy": "Never",

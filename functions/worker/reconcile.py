@@ -5,7 +5,8 @@ Run by every job when it starts (beside its first entries), again while it runs 
 (`claim`). In order:
 
 1. Reap: containers past their lifetime move to `deleting` with an `expire` entry (atomic,
-   `lifecycle.reap`), so deletion goes through the stream like any other, with its retries.
+   `lifecycle.reap`), so deletion goes through the stream like any other, with its retries;
+   places in the waiting line that lapsed end (a slot freed meanwhile goes to the next).
 2. Snapshot the live records (the expiry index holds every live or deleting container).
 3. List Sprout's pods, services and ingresses (by label).
 4. Orphans: objects whose container's record is missing, failed or deleted are deleted

@@ -104,8 +104,9 @@ return 1
 # The scheduled tick: make sure the group exists, then add a `reconcile` entry if work waits
 # that the group's lag does not show. Nothing is added while lag > 0 (a job is coming anyway).
 # KEYS[1] stream   KEYS[2] expiry index   KEYS[3] last-reconcile key
+# KEYS[4] the waiting line's deadlines (a place lapsed: the reaper ends it)
 # ARGV[1] group   ARGV[2] now   ARGV[3] claim min idle ms   ARGV[4] reconcile interval s
-# Answer: "lag", "stale", "expired", "schedule" (the last three added an entry) or "idle"
+# Answer: "lag", "stale", "expired", "lapsed", "schedule" (those four added an entry) or "idle"
 TICK = r"""
 redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
 local lag = nil
@@ -121,6 +122,8 @@ if #stale > 0 then
   reason = 'stale'
 elseif #redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, 1) > 0 then
   reason = 'expired'
+elseif #redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[2], 'LIMIT', 0, 1) > 0 then
+  reason = 'lapsed'
 else
   local last = redis.call('GET', KEYS[3])
   if not last or tonumber(ARGV[2]) - tonumber(last) >= tonumber(ARGV[4]) then
@@ -317,7 +320,7 @@ class Stream:
     def tick(self, *, now: float, min_idle: float, reconcile_interval: float) -> str:
         return str(
             self._tick(
-                keys=[self.stream, keys.EXPIRY_INDEX, keys.RECONCILED_AT],
+                keys=[self.stream, keys.EXPIRY_INDEX, keys.RECONCILED_AT, keys.LINE_DEADLINES],
                 args=[self.group, repr(now), int(min_idle * 1000), reconcile_interval],
             )
         )

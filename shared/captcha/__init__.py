@@ -1,4 +1,4 @@
-"""The slider CAPTCHA engine (DESIGN §9).
+"""The slider CAPTCHA engine.
 
     puzzle     draws a challenge: procedural background, jigsaw piece, real notch + 2 decoys
     pow        proof of work: sha256(salt ":" nonce) with N leading zero bits

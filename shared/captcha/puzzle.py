@@ -2,9 +2,18 @@
 
 Every puzzle is new: a procedural background (gradient, waves, colour blobs, random shapes),
 a jigsaw piece of 38-48 px with random knobs, and three notches of the piece's shape at the
-same height: the real one and two decoys. Notch fills are darkened and blurred, the whole
-background gets noise and a JPEG round trip at a random quality; the piece is cut from the
-clean picture with its own brightness jitter, bevel and rim. Images carry no metadata.
+same height: the real one and two decoys. The piece is cut from the clean picture with its
+own brightness jitter, bevel and rim; a person places it where the picture carries on across
+its border, the one cue the pictures give.
+
+The pictures show only what a person sees:
+- the notches are drawn alike and before the piece: one flat grey per puzzle, shaded like a
+  hollow, keeps nothing of what was under any of them, so the background comes out the same
+  byte for byte whichever of the three is real (then noise and a JPEG round trip at a random
+  quality over the whole picture, colour at full resolution);
+- the piece's fully transparent pixels are (0, 0, 0, 0) and its partly transparent outline
+  is the rim's colour alone: no picture hides in what the browser does not draw;
+- neither image carries metadata (PNG: IHDR, IDAT, IEND; JPEG: no APPn or COM segment).
 
 Placement: the three notches sit on a circle of the allowed x positions, a random rotation
 apart, at least a piece width plus `NOTCH_GAP` from each other; one of the three, chosen at
@@ -26,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 WIDTH = 320
 HEIGHT = 160
@@ -126,9 +135,10 @@ def draw(layout: Layout) -> Puzzle:
     clean = _scenery(g)
     mask = outline_mask(layout.shape)
     rim, lit, shade = _edges(mask)
+    hollow = _hollow(clean, mask, rim, lit, shade, layout, g)
     picture = clean.astype(np.float32)
     for left in layout.notches:
-        _carve(picture, mask, rim, lit, shade, left, layout.y, g)
+        _carve(picture, mask, hollow, left, layout.y)
     picture += g.standard_normal(picture.shape, dtype=np.float32) * np.float32(g.uniform(2, 6))
     background = _jpeg(_to_bytes(picture), int(g.integers(55, 86)))
     piece = _piece(clean, mask, rim, lit, shade, layout, g)
@@ -227,30 +237,34 @@ def _edges(mask: Floats) -> tuple[Floats, Floats, Floats]:
     return rim, lit, shade
 
 
-def _carve(
-    picture: Floats,
+def _hollow(
+    clean: Bytes,
     mask: Floats,
     rim: Floats,
     lit: Floats,
     shade: Floats,
-    left: int,
-    top: int,
+    layout: Layout,
     g: np.random.Generator,
-) -> None:
-    """Cut one notch: a darkened, blurred fill, shaded like a hollow, with a faint rim."""
+) -> Floats:
+    """What every notch of the puzzle shows: one flat grey, about half as bright as the
+    picture along the notches' row, shaded like a hollow (the upper-left wall in shadow, the
+    lower-right one lit) with a faint rim. Nothing of what was under a notch shows, and all
+    three look alike: only the picture around them tells them apart."""
     size = mask.shape[0]
-    pad = EDGE_MARGIN
-    around = picture[top - pad : top + size + pad, left - pad : left + size + pad]
-    radius = g.uniform(1.6, 2.6)
-    blurred = Image.fromarray(_to_bytes(around)).filter(ImageFilter.GaussianBlur(radius))
-    fill = np.asarray(blurred, dtype=np.float32)[pad:-pad, pad:-pad]
-    fill = fill * np.float32(g.uniform(0.42, 0.58)) + np.float32(g.uniform(-6, 6))
+    row = clean[layout.y : layout.y + size].astype(np.float32)
+    brightness = float((row @ np.array([0.299, 0.587, 0.114], np.float32)).mean())
+    grey = float(np.clip(brightness * g.uniform(0.4, 0.55), 22, 100))
+    walls = shade * np.float32(g.uniform(25, 45)) - lit * np.float32(g.uniform(20, 40))
+    return mask * np.float32(grey) + walls + rim * np.float32(g.uniform(25, 55))
+
+
+def _carve(picture: Floats, mask: Floats, hollow: Floats, left: int, top: int) -> None:
+    """Cut one notch: the picture gives way to the hollow where the outline covers it."""
+    size = mask.shape[0]
     cover = mask[..., None]
     inside = picture[top : top + size, left : left + size]
     inside *= 1 - cover
-    inside += fill * cover
-    hollow = shade * np.float32(g.uniform(25, 45)) - lit * np.float32(g.uniform(20, 40))
-    inside += (hollow + rim * np.float32(g.uniform(25, 55)))[..., None]
+    inside += hollow[..., None]
 
 
 def _piece(
@@ -262,14 +276,23 @@ def _piece(
     layout: Layout,
     g: np.random.Generator,
 ) -> bytes:
+    """The picture under the real notch, with its own brightness, a bevel and a light rim.
+    Only what a person sees is stored: the outline's partly transparent pixels are the rim's
+    colour alone (not the picture at full strength, faded by alpha), and the fully
+    transparent ones are (0, 0, 0, 0)."""
     size, top, left = layout.size, layout.y, layout.x
     cut = clean[top : top + size, left : left + size].astype(np.float32)
     cut = cut * np.float32(g.uniform(0.82, 1.18)) + np.float32(g.uniform(-12, 12))
     bevel = lit * np.float32(g.uniform(45, 80)) - shade * np.float32(g.uniform(35, 65))
     cut += bevel[..., None]
+    light = int(g.integers(225, 256))  # the rim's grey
     glow = (rim * np.float32(g.uniform(0.35, 0.6)))[..., None]
-    cut = cut * (1 - glow) + np.float32(255) * glow
-    rgba = np.dstack((_to_bytes(cut), _to_bytes(mask * np.float32(255))))
+    cut = cut * (1 - glow) + np.float32(light) * glow
+    alpha = _to_bytes(mask * np.float32(255))
+    colour = _to_bytes(cut)
+    colour[(alpha > 0) & (alpha < 255)] = light
+    colour[alpha == 0] = 0
+    rgba = np.dstack((colour, alpha))
     out = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(out, "PNG", compress_level=3)
     return out.getvalue()
@@ -280,8 +303,12 @@ def _to_bytes(values: Floats) -> Bytes:
 
 
 def _jpeg(pixels: Bytes, quality: int) -> bytes:
+    # Colour at full resolution (4:4:4). The usual 4:2:0 keeps colour at half resolution,
+    # coded in 16x16 blocks, and the colours around a notch rang deep into its flat fill,
+    # sign flipped: since the picture carries on around the real notch, its fill's mean
+    # colour sat farthest from the piece's in half the puzzles.
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "JPEG", quality=quality)
+    Image.fromarray(pixels).save(out, "JPEG", quality=quality, subsampling=0)
     return strip_jpeg_metadata(out.getvalue())
 
 

@@ -1,7 +1,8 @@
 """The two CAPTCHA use cases: hand out a challenge, and turn a solution into a pass.
 
-`request` = `open_challenge` (plan the puzzle, charge the address, store the answer: one
-round trip) + `render` (draw the pictures; only once the address was allowed a challenge).
+`request` = `open_challenge` (plan the puzzle, charge the address, price the proof of work by
+load and recent failures, store the answer: one round trip) + `render` (draw the pictures;
+only once the address was allowed a challenge).
 
 `verify` takes the challenge out of Redis (one round trip, so exactly one attempt), then
 checks, in this order: binding (address, action), timing (not expired, not impossibly fast),
@@ -49,12 +50,19 @@ class Issued:
     policies: list[Policy]
 
 
-def request(ctx: Context, *, client: str, action: str, mode: str) -> Issued:
-    return render(open_challenge(ctx, client=client, action=action, mode=mode))
+def request(
+    ctx: Context, *, client: str, action: str, mode: str, network: str | None = None
+) -> Issued:
+    return render(open_challenge(ctx, client=client, action=action, mode=mode, network=network))
 
 
-def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Opened:
-    """Plan a challenge and store it, charged to `client`; `RateLimited` when over the limit."""
+def open_challenge(
+    ctx: Context, *, client: str, action: str, mode: str, network: str | None = None
+) -> Opened:
+    """Plan a challenge and store it, charged to `client`; `RateLimited` when over the limit.
+
+    `network` (keyed hash) is the network around the client's address: its recent failures
+    raise the price. None: the address stands alone (callers that know no network)."""
     now = ctx.clock()
     settings, limit = ctx.captcha, ctx.limits
     layout = puzzle.plan(ctx.rng) if mode == "slider" else None
@@ -72,11 +80,12 @@ def open_challenge(ctx: Context, *, client: str, action: str, mode: str) -> Open
     opened = store.open_challenge(
         ctx.scripts.client,
         challenge,
+        network=network or client,
         ttl=settings.challenge_ttl,
         limit=limit.challenges_per_minute,
         window=limit.challenge_window,
         failure_window=settings.failure_window,
-        difficulties=difficulty_ladder(settings, mode),
+        price=store.price_of(settings, mode, limit.capacity),
     )
     policy = limits.window_policy(
         POLICY,
@@ -117,9 +126,15 @@ def render(opened: Opened) -> Issued:
 
 
 def verify(
-    ctx: Context, *, client: str, body: CaptchaVerifyRequest, action: str = "create"
+    ctx: Context,
+    *,
+    client: str,
+    body: CaptchaVerifyRequest,
+    action: str = "create",
+    network: str | None = None,
 ) -> CaptchaPass:
-    """A pass for the action the challenge was issued for, or `CaptchaFailed`."""
+    """A pass for the action the challenge was issued for, or `CaptchaFailed`; a failure
+    counts against the address and its `network` (None: the address stands alone)."""
     now = ctx.clock()
     redis_client: redis.Redis = ctx.scripts.client
     challenge = store.take(redis_client, body.challenge_id)
@@ -128,7 +143,9 @@ def verify(
     except Rejected as rejection:
         metrics.captcha_failed(rejection.reason)
         log.info("captcha_failed reason=%s", rejection.reason)
-        store.failed(redis_client, client, now=now, window=ctx.captcha.failure_window)
+        store.failed(
+            redis_client, client, network or client, now=now, window=ctx.captcha.failure_window
+        )
         raise CaptchaFailed(FAILED_MESSAGE) from None
     assert challenge is not None  # check() rejects a missing one
     token = passes.issue(
@@ -173,17 +190,6 @@ def check(
         keyboard=body.input == "keyboard",
         elapsed_ms=(now - challenge.issued_at) * 1000,
     )
-
-
-def difficulty_ladder(settings: CaptchaSettings, mode: str) -> list[int]:
-    """Proof-of-work bits after 0, 1, 2, ... recent failures, up to where it stops rising."""
-    ladder = [settings.difficulty(mode, 0)]
-    while len(ladder) < 64:
-        following = settings.difficulty(mode, len(ladder))
-        if following == ladder[-1]:
-            break
-        ladder.append(following)
-    return ladder
 
 
 def _token(rng: random.Random, size: int) -> str:

@@ -1,40 +1,71 @@
 """The CAPTCHA's Redis side: open a challenge, take it back once, remember failures.
 
     open     one round trip (Lua): charge the address's challenge window (a sliding-window log,
-             the same shape `GET /rate-limit` reads), look up its recent failures to pick the
-             proof-of-work difficulty, and store the challenge with its TTL. All or nothing.
+             the same shape `GET /rate-limit` reads), price the proof of work (`PRICE`: the
+             capacity in use, the recent failures of the address and of its network), and
+             store the challenge with its TTL. All or nothing.
     take     one round trip (MULTI: HGETALL + DEL): the challenge leaves Redis as it is read,
              so each one gets exactly one attempt, whatever the outcome.
-    failed   one round trip (MULTI): log a failure for the address (sliding window, capped).
+    failed   one round trip (MULTI): log a failure for the address and for its network
+             (sliding windows, capped).
 
-Keys: `keys.challenges_by_client` (zset), `keys.captcha_failures` (zset), and
-`keys.captcha_challenge` (hash); every one carries a TTL.
+Keys: `keys.challenges_by_client` (zset), `keys.captcha_failures` and
+`keys.captcha_network_failures` (zsets), and `keys.captcha_challenge` (hash); every one carries
+a TTL. The capacity in use is read from `keys.EXPIRY_INDEX` (the slots held).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from shared import keys
+from shared.settings import FAILURES_KEPT, CaptchaSettings
 
-MAX_FAILURES_KEPT = 32  # per address; more than enough to reach the difficulty cap
+# PRICE: the proof-of-work bits for a new challenge, as `CaptchaSettings` describes them: the
+# path's base, plus the load level's bits, plus the greater of the address's and the network's
+# failure levels' bits, capped. `price` (JSON, `price_of`): {base, cap, capacity, load,
+# failures, network_failures}, each table a rising list of {at, bits}; failures count for
+# `window` s.
+PRICE = r"""
+local function level_bits(levels, value)
+  local bits = 0
+  for _, level in ipairs(levels) do
+    if value >= level.at then bits = level.bits end
+  end
+  return bits
+end
 
-# OPEN: charge the challenge limit, pick the difficulty, store the challenge.
+local function recent_failures(key, now, window)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  return redis.call('ZCARD', key)
+end
+
+local function difficulty(price, now, window, slots_key, failures_key, network_failures_key)
+  local use = redis.call('ZCARD', slots_key) / price.capacity
+  local failed = math.max(
+    level_bits(price.failures, recent_failures(failures_key, now, window)),
+    level_bits(price.network_failures, recent_failures(network_failures_key, now, window)))
+  return math.min(price.cap, price.base + level_bits(price.load, use) + failed)
+end
+"""
+
+# OPEN: charge the challenge limit, price the proof of work, store the challenge.
 # KEYS[1] challenge log of the address (zset of stamps)   KEYS[2] failure log of the address
 # KEYS[3] the challenge (hash)
+# KEYS[4] failure log of the network   KEYS[5] the slots held (`keys.EXPIRY_INDEX`)
 # ARGV[1] now (epoch s)   ARGV[2] challenges allowed per window   ARGV[3] window s
-# ARGV[4] failure window s   ARGV[5] difficulty after 0, 1, 2, ... recent failures,
-#   comma-separated (the last one holds for any more failures)   ARGV[6] challenge TTL s
+# ARGV[4] failure window s   ARGV[5] the price, JSON (`PRICE`)   ARGV[6] challenge TTL s
 # ARGV[7] the log entry (unique)   ARGV[8..] the challenge's field/value pairs
 # Answer: {"ok": true, "count": n, "oldest": "t", "difficulty": d}
 #      or {"ok": false, "count": n, "oldest": "t", "retry_after": s}   (stamps as strings)
-OPEN = r"""
+OPEN = (
+    PRICE
+    + r"""
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -51,17 +82,13 @@ end
 redis.call('ZADD', KEYS[1], now, ARGV[7])
 redis.call('EXPIRE', KEYS[1], window)
 
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
-local failures = redis.call('ZCARD', KEYS[2])
-local ladder = {}
-for bits in string.gmatch(ARGV[5], '[^,]+') do table.insert(ladder, bits) end
-local difficulty = ladder[math.min(failures + 1, #ladder)]
+local bits = difficulty(cjson.decode(ARGV[5]), now, tonumber(ARGV[4]), KEYS[5], KEYS[2], KEYS[4])
 
-redis.call('HSET', KEYS[3], 'difficulty', difficulty, unpack(ARGV, 8))
+redis.call('HSET', KEYS[3], 'difficulty', bits, unpack(ARGV, 8))
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
-return cjson.encode({ok = true, count = count + 1, oldest = oldest,
-                     difficulty = tonumber(difficulty)})
+return cjson.encode({ok = true, count = count + 1, oldest = oldest, difficulty = bits})
 """
+)
 
 
 @dataclass(frozen=True)
@@ -116,16 +143,31 @@ class Opened:
     retry_after: int = 0
 
 
+def price_of(settings: CaptchaSettings, mode: str, capacity: int) -> dict[str, Any]:
+    """The price of a challenge on path `mode`, as `PRICE` reads it."""
+    return {
+        "base": settings.base(mode),
+        "cap": settings.max_difficulty,
+        "capacity": capacity,
+        "load": [level.model_dump() for level in settings.load_levels],
+        "failures": [level.model_dump() for level in settings.failure_levels],
+        "network_failures": [level.model_dump() for level in settings.network_failure_levels],
+    }
+
+
 def open_challenge(
     client: redis.Redis,
     challenge: Challenge,
     *,
+    network: str,
     ttl: int,
     limit: int,
     window: int,
     failure_window: int,
-    difficulties: Sequence[int],
+    price: dict[str, Any],
 ) -> Opened:
+    """Charge the address, price the proof of work, store the challenge (one round trip).
+    `network`: the keyed hash of the network around the challenge's address."""
     script = client.register_script(OPEN)  # cheap: hashes the source; runs with EVALSHA
     flat = [item for pair in challenge.fields().items() for item in pair]
     args: list[Any] = [
@@ -133,7 +175,7 @@ def open_challenge(
         limit,
         window,
         failure_window,
-        ",".join(str(d) for d in difficulties),
+        json.dumps(price, separators=(",", ":")),
         ttl,
         f"{challenge.issued_at!r}:{challenge.id}",
         *flat,
@@ -144,6 +186,8 @@ def open_challenge(
                 keys.challenges_by_client(challenge.client),
                 keys.captcha_failures(challenge.client),
                 keys.captcha_challenge(challenge.id),
+                keys.captcha_network_failures(network),
+                keys.EXPIRY_INDEX,
             ],
             args=[str(a) for a in args],
         )
@@ -172,12 +216,14 @@ def take(client: redis.Redis, challenge_id: str) -> Challenge | None:
         return None  # not a challenge this code wrote
 
 
-def failed(client: redis.Redis, address: str, *, now: float, window: int) -> None:
-    """Log a failed attempt from `address` (it raises the next challenges' difficulty)."""
-    key = keys.captcha_failures(address)
+def failed(client: redis.Redis, address: str, network: str, *, now: float, window: int) -> None:
+    """Log a failed attempt from `address` in `network` (both raise the next challenges'
+    difficulty: the network's for every address in it)."""
+    entry = f"{now!r}:{secrets.token_hex(4)}"
     pipeline = client.pipeline(transaction=True)
-    pipeline.zadd(key, {f"{now!r}:{secrets.token_hex(4)}": now})
-    pipeline.zremrangebyscore(key, "-inf", now - window)
-    pipeline.zremrangebyrank(key, 0, -(MAX_FAILURES_KEPT + 1))
-    pipeline.expire(key, window)
+    for key in (keys.captcha_failures(address), keys.captcha_network_failures(network)):
+        pipeline.zadd(key, {entry: now})
+        pipeline.zremrangebyscore(key, "-inf", now - window)
+        pipeline.zremrangebyrank(key, 0, -(FAILURES_KEPT + 1))
+        pipeline.expire(key, window)
     pipeline.execute()

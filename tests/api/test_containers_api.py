@@ -262,8 +262,21 @@ def test_pow_path_has_a_stricter_hourly_quota(api, redis_client):
     assert create(api, redis_client, mode="slider").status_code == 202
 
 
-def test_capacity_full_is_503_with_retry_after(make_context, redis_client):
-    ctx = make_context(capacity=1)
+def test_capacity_full_is_503_with_retry_after_only_when_the_line_is_full(
+    make_context, redis_client
+):
+    ctx = make_context(capacity=1, line_length=1)
+    peers = ["198.51.100.1", "198.51.101.2", "198.51.102.3"]
+    answers = [create(client_for(ctx, CONTAINER_ROUTES, p), redis_client, peer=p) for p in peers]
+    assert [a.status_code for a in answers] == [202, 202, 503]
+    assert answers[1].get_json()["phase"] == "waiting"
+    full = answers[2]
+    assert full.get_json()["error"]["code"] == "capacity_full"
+    assert int(full.headers["Retry-After"]) == 3600  # when the one slot frees at the latest
+
+
+def test_without_a_line_full_is_503_at_once(make_context, redis_client):
+    ctx = make_context(capacity=1, line_length=0)
     first = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.1")
     second = client_for(ctx, CONTAINER_ROUTES, peer="198.51.100.2")
     assert create(first, redis_client, peer="198.51.100.1").status_code == 202
@@ -280,9 +293,13 @@ def test_rate_limit_endpoint_reports_every_policy(ctx, api, redis_client):
     assert set(by_name) == {
         "creates_per_address", "pow_creates_per_address", "creates_per_network",
         "live_per_address", "live_per_owner", "live_per_network", "network_share",
-        "challenges_per_address", "capacity",
+        "places_per_address", "places_per_network", "challenges_per_address", "capacity",
     }  # fmt: skip
     assert {p["scope"] for p in fresh["policies"] if "network" in p["name"]} == {"network"}
+    assert (by_name["places_per_address"]["limit"], by_name["places_per_network"]["limit"]) == (
+        1,
+        3,
+    )
     assert all(p["description"] for p in fresh["policies"])
     assert fresh["others"] == []
     assert by_name["creates_per_address"] == {

@@ -30,12 +30,23 @@ def test_200_parallel_creates_from_one_address_admit_exactly_the_limit(make_cont
 
 
 def test_50_parallel_creates_against_capacity_10_admit_exactly_10(make_context, redis_client):
-    ctx = make_context(capacity=10)
+    ctx = make_context(capacity=10, line_length=0)  # no waiting line: full is full
     peers = [f"198.51.{i}.7" for i in range(50)]  # 50 networks: no network's limits apply
     statuses = parallel_creates(ctx, redis_client, peers)
     assert statuses.count(202) == 10
     assert statuses.count(503) == 40
     assert redis_client.zcard(keys.EXPIRY_INDEX) == 10
+
+
+def test_50_parallel_creates_against_capacity_10_and_a_line_of_15(make_context, redis_client):
+    ctx = make_context(capacity=10, line_length=15)
+    peers = [f"198.51.{i}.7" for i in range(50)]
+    statuses = parallel_creates(ctx, redis_client, peers)
+    assert statuses.count(202) == 25
+    assert statuses.count(503) == 25
+    assert redis_client.zcard(keys.EXPIRY_INDEX) == 10
+    assert redis_client.zcard(keys.LINE_DEADLINES) == 15
+    assert redis_client.xlen(keys.STREAM) == 10  # only those with a slot are on their way
 
 
 ONE_NETWORK = [f"203.0.113.{i}" for i in range(1, 201)]  # 200 addresses of one /24

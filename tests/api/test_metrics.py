@@ -148,7 +148,7 @@ def test_creates_are_counted_by_template_and_refusals_by_reason(make_context, re
     assert create(api, redis_client, "no-such-template").status_code == 422
     assert create(api, redis_client).status_code == 202
     assert create(api, redis_client).status_code == 429
-    full = client(make_context(capacity=2), CONTAINER_ROUTES, "containers")
+    full = client(make_context(capacity=2, line_length=0), CONTAINER_ROUTES, "containers")
     full.environ_base["REMOTE_ADDR"] = "198.51.100.1"
     assert create(full, redis_client, peer="198.51.100.1").status_code == 503
 

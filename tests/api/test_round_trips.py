@@ -18,6 +18,7 @@ def test_each_request_is_one_round_trip(make_context, redis_client, redis_server
     # Warm up: the first call of each script loads it (EVALSHA, NOSCRIPT, EVAL).
     created = create(api, redis_client).get_json()
     api.get("/containers")
+    api.get(f"/containers/{created['id']}")
     limits_api.get("/rate-limit")
     api.delete(f"/containers/{created['id']}")
     time.sleep(0.1)

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.browser_driver import CHROMIUM, CHROMIUM_ARGS, ROOT, VIEWPORTS, PageDriver
+from tests.browser_driver import ROOT, PageDriver
 from tests.stack_driver import RunningStack, processes_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -40,42 +40,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     yield running
     running.stop()
     assert processes_of(running.data_dir) == []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make bootstrap-test)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def visit(stack: RunningStack, browser: Browser) -> Iterator[Callable[[str], PageDriver]]:
-    """A new visitor at the page: its own context (cookies), a viewport, no console errors."""
-    drivers: list[PageDriver] = []
-    redis_client = stack.redis
-
-    def open_page(viewport: str) -> PageDriver:
-        context = browser.new_context(
-            viewport=VIEWPORTS[viewport],  # type: ignore[arg-type]
-            color_scheme="light",
-            permissions=["clipboard-read", "clipboard-write"],
-        )
-        context.set_default_timeout(15_000)
-        driver = PageDriver(context.new_page(), redis_client, viewport)
-        drivers.append(driver)
-        driver.page.goto(stack.url)
-        return driver
-
-    yield open_page
-    for driver in drivers:
-        driver.page.context.close()
-    redis_client.close()
-    for driver in drivers:
-        assert driver.unexpected_errors() == []
 
 
 def quota(page: Page) -> tuple[int, int]:

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import random
 import secrets
-import struct
 from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image
 
 from shared.captcha import pow, puzzle, track
 from shared.captcha.failures import REASONS, Rejected
-from shared.captcha.service import difficulty_ladder
+from shared.errors import ConfigError
 from shared.models import TrackPoint
-from shared.settings import CaptchaSettings
+from shared.settings import MAX_PERSON_BITS, CaptchaSettings, load
 from tests.captcha_bots import Track, human_drag, key_presses
+from tests.captcha_support import jpeg_markers, png_chunks
 
 # Chi-squared critical values at p = 0.001 (so a fair generator fails 1 run in 1000; the
 # seeds are fixed, so a run is repeatable either way).
@@ -104,27 +106,6 @@ def drawn() -> list[tuple[puzzle.Layout, puzzle.Puzzle]]:
     return [(layout, puzzle.draw(layout)) for layout in (puzzle.plan(rng) for _ in range(12))]
 
 
-def jpeg_markers(data: bytes) -> list[int]:
-    assert data[:2] == b"\xff\xd8"
-    markers, at = [], 2
-    while True:
-        marker = data[at + 1]
-        markers.append(marker)
-        if marker == 0xDA:
-            return markers
-        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
-
-
-def png_chunks(data: bytes) -> list[bytes]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks, at = [], 8
-    while at < len(data):
-        length = struct.unpack(">I", data[at : at + 4])[0]
-        chunks.append(data[at + 4 : at + 8])
-        at += 12 + length
-    return chunks
-
-
 def test_images_carry_no_metadata(drawn) -> None:
     for _, picture in drawn:
         markers = jpeg_markers(picture.background)
@@ -154,6 +135,43 @@ def test_backgrounds_differ_and_drawing_a_plan_repeats(drawn) -> None:
     pixels = [np.asarray(Image.open(io.BytesIO(p.background)), np.float32) for _, p in drawn]
     for a, b in itertools.pairwise(pixels):
         assert np.abs(a - b).mean() > 20  # no shared photo underneath
+
+
+def test_the_background_is_the_same_whichever_notch_is_real(drawn) -> None:
+    """The three notches are drawn alike and before the piece: swap which one is the answer
+    and the background comes out byte for byte the same. So nothing an attacker can measure
+    in the background alone (fill colours, shading, noise, compression) tells them apart."""
+    for layout, picture in drawn[:4]:
+        for decoy in layout.decoys:
+            others = tuple(x for x in layout.notches if x != decoy)
+            swapped = dataclasses.replace(layout, x=decoy, decoys=(others[0], others[1]))
+            redrawn = puzzle.draw(swapped)
+            assert redrawn.background == picture.background
+            assert redrawn.piece != picture.piece
+
+
+def test_every_notch_shows_the_same_flat_tone(drawn) -> None:
+    """Nothing of what was under a notch is left in it: the same grey fills all three."""
+    for layout, picture in drawn:
+        pixels = np.asarray(Image.open(io.BytesIO(picture.background)), np.float32)
+        deep = _eroded(puzzle.outline_mask(layout.shape) > 0.99, 3)
+        fills = [
+            pixels[layout.y : layout.y + layout.size, left : left + layout.size][deep]
+            for left in layout.notches
+        ]
+        means = np.array([fill.mean(axis=0) for fill in fills])
+        # Apart only by noise and compression (colour bleeds a little from around a notch).
+        assert np.ptp(means, axis=0).max() < 10, means
+        assert np.ptp(means.mean(axis=0)) < 10, means  # grey: the channels agree
+        for fill in fills:
+            assert fill.std(axis=0).max() < 16  # flat, bar the noise
+
+
+def _eroded(mask: npt.NDArray[np.bool_], steps: int) -> npt.NDArray[np.bool_]:
+    for _ in range(steps):
+        padded = np.pad(mask, 1)
+        mask = mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask
 
 
 def test_notches_are_darker_than_their_surroundings(drawn) -> None:
@@ -198,12 +216,34 @@ def test_solve_finds_the_smallest_nonce_and_is_valid_checks_it() -> None:
     assert not pow.is_valid(salt, "١٢", 0)  # Arabic-Indic digits are digits, not ASCII
 
 
-def test_difficulty_ladders() -> None:
+def test_difficulty_tables_are_checked_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = CaptchaSettings()
-    assert difficulty_ladder(settings, "slider") == [18, 20, 22, 24]
-    assert difficulty_ladder(settings, "pow") == [22, 24]
-    assert difficulty_ladder(CaptchaSettings(difficulty_step=0), "slider") == [18]
-    assert difficulty_ladder(CaptchaSettings(max_difficulty=10), "pow") == [22]
+    assert (settings.slider_difficulty, settings.pow_difficulty) == (16, 17)
+    assert settings.max_difficulty == MAX_PERSON_BITS
+    monkeypatch.setenv(
+        "SPROUT_CAPTCHA_LOAD_LEVELS", '[{"at": 0.6, "bits": 2}, {"at": 0.9, "bits": 4}]'
+    )
+    assert [(level.at, level.bits) for level in load(CaptchaSettings).load_levels] == [
+        (0.6, 2),
+        (0.9, 4),
+    ]
+    refusals = [
+        ("SPROUT_CAPTCHA_MAX_DIFFICULTY", str(MAX_PERSON_BITS + 1), "less than or equal to 19"),
+        ("SPROUT_CAPTCHA_POW_DIFFICULTY", str(MAX_PERSON_BITS + 1), "less than or equal to 19"),
+        ("SPROUT_CAPTCHA_LOAD_LEVELS", '[{"at": 0.9, "bits": 1}, {"at": 0.5, "bits": 2}]', "rise"),
+        ("SPROUT_CAPTCHA_FAILURE_LEVELS", '[{"at": 1, "bits": 2}, {"at": 3, "bits": 2}]', "rise"),
+        ("SPROUT_CAPTCHA_NETWORK_FAILURE_LEVELS", '[{"at": 0.5, "bits": 1}]', "a count"),
+        ("SPROUT_CAPTCHA_FAILURE_LEVELS", '[{"at": 65, "bits": 1}]', "from 1 to 64"),
+        ("SPROUT_CAPTCHA_LOAD_LEVELS", '[{"at": 0.5, "bits": 0}]', "greater than or equal to 1"),
+    ]
+    for variable, value, words in refusals:
+        with monkeypatch.context() as env:
+            env.setenv(variable, value)
+            with pytest.raises(ConfigError, match=words) as refused:
+                load(CaptchaSettings)
+            assert variable in str(refused.value)
+    with pytest.raises(ConfigError, match="SLIDER_DIFFICULTY: Value error, above max_difficulty"):
+        load(CaptchaSettings, slider_difficulty=12, max_difficulty=10)
 
 
 # Track rules ---------------------------------------------------------------------------------

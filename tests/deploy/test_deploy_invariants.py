@@ -11,7 +11,10 @@ from __future__ import annotations
 import importlib
 import ipaddress
 import json
+import os
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -435,7 +438,9 @@ REQUIRED_BLOCKED = [
     "192.168.0.0/16",
     "100.64.0.0/10",
     "169.254.169.254/32",
+    "127.0.0.0/8",
 ]
+REQUIRED_BLOCKED_V6 = ["fc00::/7", "fe80::/10", "::1/128"]
 
 
 def policies(resources: list[Resource], namespace: str) -> dict[str, dict[str, Any]]:
@@ -465,25 +470,94 @@ def test_sandboxes_accept_traffic_from_traefik_only(resources: list[Resource]) -
     assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "traefik"}
 
 
-def test_sandboxes_reach_the_internet_but_no_private_range(resources: list[Resource]) -> None:
-    egress = [
+WEB_PORTS = [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]
+DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+KUBE_DNS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+
+
+def sandbox_egress(resources: list[Resource]) -> list[dict[str, Any]]:
+    return [
         rule for spec in policies(resources, SANDBOX_NS).values() for rule in spec.get("egress", [])
     ]
-    for rule in egress:
-        for peer in rule["to"]:
-            if "ipBlock" in peer:
-                network = ipaddress.ip_network(peer["ipBlock"]["cidr"])
-                blocked = [ipaddress.ip_network(c) for c in peer["ipBlock"].get("except", [])]
-                if network.version == 4:
-                    for cidr in REQUIRED_BLOCKED:
-                        needed = ipaddress.ip_network(cidr)
-                        assert any(needed.subnet_of(b) for b in blocked if b.version == 4), cidr  # type: ignore[arg-type]
-            else:
-                # the only in-cluster peer: DNS, on port 53 only
-                assert peer["namespaceSelector"]["matchLabels"] == {
-                    "kubernetes.io/metadata.name": "kube-system"
-                }
-                assert {p["port"] for p in rule["ports"]} == {53}
+
+
+def assert_no_private_range(rule: dict[str, Any]) -> None:
+    """Every address block of `rule` leaves out the private, shared and link-local ranges."""
+    for peer in rule["to"]:
+        network = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+        blocked = [ipaddress.ip_network(c) for c in peer["ipBlock"].get("except", [])]
+        required = REQUIRED_BLOCKED if network.version == 4 else REQUIRED_BLOCKED_V6
+        for cidr in required:
+            needed = ipaddress.ip_network(cidr)
+            assert any(
+                needed.version == b.version and needed.subnet_of(b)  # type: ignore[arg-type]
+                for b in blocked
+            ), cidr
+
+
+def test_sandboxes_reach_cluster_dns_and_the_internet_on_web_ports_only(
+    resources: list[Resource],
+) -> None:
+    egress = sandbox_egress(resources)
+    # A rule without `to` would allow every destination, one without `ports` every port.
+    assert all(rule.get("to") and rule.get("ports") for rule in egress)
+    dns = [rule for rule in egress if rule["to"] == [KUBE_DNS]]
+    internet = [rule for rule in egress if all("ipBlock" in peer for peer in rule["to"])]
+    assert len(dns) == 1 and len(internet) == 1 and len(egress) == 2
+    assert dns[0]["ports"] == DNS_PORTS
+    assert internet[0]["ports"] == WEB_PORTS
+    assert {peer["ipBlock"]["cidr"] for peer in internet[0]["to"]} == {"0.0.0.0/0", "::/0"}
+    assert_no_private_range(internet[0])
+
+
+def render_overlay(tmp_path: Path, overlay: str, **extra: Any) -> list[Resource]:
+    """An overlay of `overlay` in `tmp_path` with `extra` kustomization fields, rendered."""
+    base = os.path.relpath(manifests.OVERLAYS_DIR / overlay, tmp_path)
+    components = [os.path.relpath(c, tmp_path) for c in extra.pop("components", [])]
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [base],
+        **({"components": components} if components else {}),
+        **extra,
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return manifests.render(tmp_path)
+
+
+def readme_egress_patch() -> list[dict[str, Any]]:
+    """The overlay patch deploy/README.md shows for allowing another port."""
+    readme = (manifests.DEPLOY_DIR / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    (block,) = [b for b in blocks if "egress-internet-only" in b]
+    patches: list[dict[str, Any]] = yaml.safe_load(block)["patches"]
+    return patches
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_readme_recipe_adds_a_port_and_keeps_everything_else(
+    tmp_path: Path, overlay: str
+) -> None:
+    resources = render_overlay(tmp_path, overlay, patches=readme_egress_patch())
+    (internet,) = [r for r in sandbox_egress(resources) if "ipBlock" in r["to"][0]]
+    assert internet["ports"] == [*WEB_PORTS, {"protocol": "TCP", "port": 22}]
+    assert_no_private_range(internet)
+    unchanged = sandbox_egress(rendered(overlay))
+    assert [r for r in sandbox_egress(resources) if r["to"] == [KUBE_DNS]] == [
+        r for r in unchanged if r["to"] == [KUBE_DNS]
+    ]
+
+
+def test_the_any_port_component_lifts_only_the_port_limit(tmp_path: Path) -> None:
+    component = manifests.DEPLOY_DIR / "components" / "sandbox-egress-any-port"
+    resources = render_overlay(tmp_path, "prod", components=[component])
+    (internet,) = [r for r in sandbox_egress(resources) if "ipBlock" in r["to"][0]]
+    assert "ports" not in internet
+    assert_no_private_range(internet)
+    assert "203.0.113.10/32" in internet["to"][0]["ipBlock"]["except"]  # the API server too
 
 
 def test_prod_sandboxes_cannot_reach_the_api_server_and_the_worker_only_can() -> None:
@@ -491,6 +565,7 @@ def test_prod_sandboxes_cannot_reach_the_api_server_and_the_worker_only_can() ->
     cidr = "203.0.113.10/32"  # deploy/overlays/prod/cluster-values.yaml
     sandbox = policies(resources, SANDBOX_NS)["egress-internet-only"]
     assert cidr in sandbox["egress"][0]["to"][0]["ipBlock"]["except"]
+    assert sandbox["egress"][0]["ports"] == WEB_PORTS
     worker = policies(resources, SYSTEM_NS)["worker-to-apiserver"]
     assert worker["egress"][0]["to"] == [{"ipBlock": {"cidr": cidr}}]
 

@@ -18,6 +18,10 @@ def good_pod() -> dict[str, Any]:
         "metadata": {
             "name": "p",
             "labels": {"app.kubernetes.io/part-of": "sprout", "sprout.dev/container-id": "abc"},
+            "annotations": {
+                "kubernetes.io/egress-bandwidth": "10M",
+                "kubernetes.io/ingress-bandwidth": "10M",
+            },
         },
         "spec": {
             "automountServiceAccountToken": False,
@@ -183,18 +187,20 @@ def test_kubernetes_client_models_are_accepted() -> None:
     assert "allowPrivilegeEscalation" in {v.control for v in podsecurity.violations(pod)}
 
 
-def test_sandbox_rules_add_design_section_8() -> None:
+def test_sandbox_rules_add_sprouts_own() -> None:
     pod = good_pod()
     pod["spec"]["automountServiceAccountToken"] = True
     del pod["spec"]["activeDeadlineSeconds"]
     del pod["spec"]["containers"][0]["resources"]["limits"]["ephemeral-storage"]
     del pod["metadata"]["labels"]["sprout.dev/container-id"]
+    del pod["metadata"]["annotations"]["kubernetes.io/ingress-bandwidth"]
     messages = {v.message for v in podsecurity.sandbox_violations(pod)}
     assert messages == {
         "must be false",
         "must be set",
         "needs a limit for ephemeral-storage",
         "needs sprout.dev/container-id",
+        "needs kubernetes.io/ingress-bandwidth",
     }
 
 

@@ -1,4 +1,4 @@
-"""kubesim through the official client: CRUD, Status errors, validation, selectors, versions."""
+"""kubesim through the official client: Sprout's verbs, Status errors, validation, selectors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from functions.worker import builders
+from functions.worker.settings import WorkerSettings
+from shared.records import Record
+from shared.settings import SiteSettings, TemplateSettings
 from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, error_body
 
 
@@ -55,17 +59,12 @@ def test_pod_create_get_list_delete(kube: Kube) -> None:
     assert kube.core.list_namespaced_pod(NAMESPACE).items == []
 
 
-def test_service_create_get_list_delete_assigns_cluster_ip(kube: Kube) -> None:
+def test_service_create_get_list_delete(kube: Kube) -> None:
     first = kube.core.create_namespaced_service(NAMESPACE, service("svc-a"))
-    second = kube.core.create_namespaced_service(NAMESPACE, service("svc-b"))
-    assert first.spec.cluster_ip.startswith("10.9")
-    assert first.spec.cluster_ip != second.spec.cluster_ip
-    assert first.spec.type == "ClusterIP"
+    kube.core.create_namespaced_service(NAMESPACE, service("svc-b"))
+    assert first.spec.type == "ClusterIP"  # defaulted like a real API server
     assert first.spec.ports[0].protocol == "TCP"
-    assert (
-        kube.core.read_namespaced_service("svc-a", NAMESPACE).spec.cluster_ip
-        == first.spec.cluster_ip
-    )
+    assert kube.core.read_namespaced_service("svc-a", NAMESPACE).metadata.uid == first.metadata.uid
     names = [s.metadata.name for s in kube.core.list_namespaced_service(NAMESPACE).items]
     assert names == ["svc-a", "svc-b"]
     kube.core.delete_namespaced_service("svc-a", NAMESPACE)
@@ -84,16 +83,6 @@ def test_ingress_create_get_list_delete(kube: Kube) -> None:
     assert len(kube.networking.list_namespaced_ingress(NAMESPACE).items) == 1
     kube.networking.delete_namespaced_ingress("c1", NAMESPACE)
     assert kube.networking.list_namespaced_ingress(NAMESPACE).items == []
-
-
-def test_namespace_create_get_list(kube: Kube) -> None:
-    created = kube.core.create_namespace({"metadata": {"name": "extra"}})
-    assert created.status.phase == "Active"
-    assert created.metadata.labels["kubernetes.io/metadata.name"] == "extra"
-    sprout = kube.core.read_namespace(NAMESPACE)
-    assert sprout.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    names = {ns.metadata.name for ns in kube.core.list_namespace().items}
-    assert {"default", "kube-system", NAMESPACE, "extra"} <= names
 
 
 def test_duplicate_create_is_409_already_exists(kube: Kube) -> None:
@@ -130,6 +119,7 @@ def test_unknown_namespace_is_404_namespace_not_found(kube: Kube) -> None:
     assert error.value.status == 404
     assert body["message"] == 'namespaces "nowhere" not found'
     assert body["details"] == {"name": "nowhere", "kind": "namespaces"}
+    assert kube.core.list_namespaced_pod("nowhere").items == []  # a list is just empty
 
 
 SUBDOMAIN_MESSAGE = (
@@ -208,6 +198,32 @@ def test_missing_image_and_other_field_errors_are_422(kube: Kube) -> None:
     )
 
 
+def test_a_quantity_that_does_not_parse_is_400(kube: Kube) -> None:
+    pod = compliant_pod("lots", memory="lots")
+    with pytest.raises(ApiException) as error:
+        kube.core.create_namespaced_pod(NAMESPACE, pod)
+    assert error.value.status == 400
+    assert error_body(error.value)["message"].startswith("quantities must match the regular")
+
+
+def test_sprouts_own_objects_are_accepted(kube: Kube) -> None:
+    record = Record.from_hash({"id": "abcdefgh2345", "template": "nginx", "expires_at": "600"})
+    template = TemplateSettings().by_name()["nginx"]
+    settings = WorkerSettings(namespace=NAMESPACE)
+    pod = kube.core.create_namespaced_pod(
+        NAMESPACE, builders.build_pod(record, template, settings, now=0)
+    )
+    kube.core.create_namespaced_service(
+        NAMESPACE, builders.build_service(record, template, settings)
+    )
+    kube.networking.create_namespaced_ingress(
+        NAMESPACE, builders.build_ingress(record, settings, SiteSettings())
+    )
+    assert pod.spec.restart_policy == "Never"
+    selected = kube.core.list_namespaced_pod(NAMESPACE, label_selector=builders.SELECTOR)
+    assert [p.metadata.name for p in selected.items] == ["sprout-abcdefgh2345"]
+
+
 def test_wrong_token_is_401(kube: Kube) -> None:
     status, _, body = kube.raw("GET", f"/api/v1/namespaces/{NAMESPACE}/pods", token="wrong")
     assert status == 401
@@ -218,6 +234,10 @@ def test_unsupported_method_is_405_and_unknown_path_404(kube: Kube) -> None:
     status, _, body = kube.raw("PUT", f"/api/v1/namespaces/{NAMESPACE}/pods", b"{}")
     assert status == 405
     assert json.loads(body)["reason"] == "MethodNotAllowed"
+    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("fixed"))
+    with pytest.raises(ApiException) as patch:  # Sprout never changes an object it made
+        kube.core.patch_namespaced_pod("fixed", NAMESPACE, {"metadata": {"labels": {"a": "b"}}})
+    assert patch.value.status == 405
     status, _, body = kube.raw("GET", "/api/v1/namespaces/sprout/deployments")
     assert status == 404
     assert json.loads(body)["kind"] == "Status"
@@ -258,127 +278,18 @@ def test_label_selectors(kube: Kube) -> None:
     assert error.value.status == 400
 
 
-def test_field_selectors(kube: Kube) -> None:
-    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("one"))
-    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("two"))
-    kube.core.patch_namespaced_pod_status("two", NAMESPACE, {"status": {"phase": "Failed"}})
-    by_name = kube.core.list_namespaced_pod(NAMESPACE, field_selector="metadata.name=one").items
-    assert [pod.metadata.name for pod in by_name] == ["one"]
-    failed = kube.core.list_namespaced_pod(NAMESPACE, field_selector="status.phase=Failed").items
-    assert [pod.metadata.name for pod in failed] == ["two"]
-    not_failed = kube.core.list_namespaced_pod(NAMESPACE, field_selector="status.phase!=Failed")
-    assert [pod.metadata.name for pod in not_failed.items] == ["one"]
+def test_field_selectors_are_not_served(kube: Kube) -> None:
     with pytest.raises(ApiException) as error:
-        kube.core.list_namespaced_pod(NAMESPACE, field_selector="spec.bogus=1")
+        kube.core.list_namespaced_pod(NAMESPACE, field_selector="metadata.name=one")
     assert error.value.status == 400
-    assert "field label not supported: spec.bogus" in error_body(error.value)["message"]
+    assert error_body(error.value)["message"] == "field label not supported: metadata.name"
 
 
-def test_resource_version_increases_and_stale_update_conflicts(kube: Kube) -> None:
-    created = kube.core.create_namespaced_service(NAMESPACE, service("versioned"))
-    first = int(created.metadata.resource_version)
-    created.metadata.labels = {"step": "1"}
-    updated = kube.core.replace_namespaced_service("versioned", NAMESPACE, created)
-    assert int(updated.metadata.resource_version) > first
-    stale = created  # still carries the first resourceVersion
-    stale.metadata.labels = {"step": "2"}
-    with pytest.raises(ApiException) as error:
-        kube.core.replace_namespaced_service("versioned", NAMESPACE, stale)
-    assert error.value.status == 409
-    body = error_body(error.value)
-    assert body["reason"] == "Conflict"
-    assert body["message"] == (
-        'Operation cannot be fulfilled on services "versioned": the object has been modified; '
-        "please apply your changes to the latest version and try again"
-    )
-    same = kube.core.patch_namespaced_service(
-        "versioned", NAMESPACE, {"metadata": {"labels": {"step": "1"}}}
-    )
-    assert same.metadata.resource_version == updated.metadata.resource_version  # no-op write
-
-
-def test_status_subresource_changes_only_status(kube: Kube) -> None:
-    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("st"))
-    patched = kube.core.patch_namespaced_pod_status(
-        "st", NAMESPACE, {"metadata": {"labels": {"ignored": "yes"}}, "status": {"phase": "Failed"}}
-    )
-    assert patched.status.phase == "Failed"
-    assert "ignored" not in (patched.metadata.labels or {})
-    main = kube.core.patch_namespaced_pod("st", NAMESPACE, {"status": {"phase": "Running"}})
-    assert main.status.phase == "Failed"  # the main resource ignores status
-    read = kube.core.read_namespaced_pod_status("st", NAMESPACE)
-    assert read.status.phase == "Failed"
-
-
-def test_patch_kinds_and_immutable_pod_spec(kube: Kube) -> None:
-    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("pt", labels={"a": "1"}))
-    merged = kube.core.patch_namespaced_pod(
-        "pt",
-        NAMESPACE,
-        {"metadata": {"labels": {"b": "2"}}},
-        _content_type="application/merge-patch+json",
-    )
-    assert merged.metadata.labels == {"a": "1", "b": "2"}
-    json_patched = kube.core.patch_namespaced_pod(
-        "pt", NAMESPACE, [{"op": "remove", "path": "/metadata/labels/a"}]
-    )
-    assert json_patched.metadata.labels == {"b": "2"}
-    image = kube.core.patch_namespaced_pod(
-        "pt", NAMESPACE, {"spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}
-    )
-    assert image.spec.containers[0].image == "nginx:1.27"  # merged by name (strategic merge)
-    assert image.spec.containers[0].ports[0].container_port == 8080
-    with pytest.raises(ApiException) as error:
-        kube.core.patch_namespaced_pod("pt", NAMESPACE, {"spec": {"hostname": "changed"}})
-    assert error.value.status == 422
-    assert "pod updates may not change fields" in error_body(error.value)["message"]
-
-
-def test_generate_name_and_delete_collection(kube: Kube) -> None:
-    pod = compliant_pod("", labels={"batch": "x"})
-    pod["metadata"] = {"generateName": "gen-", "labels": {"batch": "x"}}
-    first = kube.core.create_namespaced_pod(NAMESPACE, pod)
-    second = kube.core.create_namespaced_pod(NAMESPACE, pod)
-    assert first.metadata.name.startswith("gen-") and len(first.metadata.name) == 9
-    assert first.metadata.name != second.metadata.name
-    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("keep"))
-    kube.core.delete_collection_namespaced_pod(
-        NAMESPACE, label_selector="batch=x", grace_period_seconds=0
-    )
-    assert [p.metadata.name for p in kube.core.list_namespaced_pod(NAMESPACE).items] == ["keep"]
-
-
-def test_list_pagination_with_limit_and_continue(kube: Kube) -> None:
-    for index in range(5):
-        kube.core.create_namespaced_service(NAMESPACE, service(f"page-{index}"))
-    first = kube.core.list_namespaced_service(NAMESPACE, limit=2)
-    assert [s.metadata.name for s in first.items] == ["page-0", "page-1"]
-    assert first.metadata.remaining_item_count == 3
-    rest = kube.core.list_namespaced_service(
-        NAMESPACE, limit=10, _continue=first.metadata._continue
-    )
-    assert [s.metadata.name for s in rest.items] == ["page-2", "page-3", "page-4"]
-    assert rest.metadata._continue is None
-
-
-def test_delete_precondition_on_uid_conflicts(kube: Kube) -> None:
-    kube.core.create_namespaced_service(NAMESPACE, service("pre"))
-    with pytest.raises(ApiException) as error:
-        kube.core.delete_namespaced_service(
-            "pre", NAMESPACE, body={"preconditions": {"uid": "not-the-uid"}}
-        )
-    assert error.value.status == 409
-    assert (
-        "Precondition failed: UID in precondition: not-the-uid"
-        in error_body(error.value)["message"]
-    )
-
-
-def test_discovery_and_version(kube: Kube) -> None:
-    status, _, body = kube.raw("GET", "/api/v1")
-    resources = {entry["name"] for entry in json.loads(body)["resources"]}
-    assert status == 200 and {"pods", "pods/status", "services", "namespaces"} <= resources
-    status, _, body = kube.raw("GET", "/apis/networking.k8s.io/v1")
-    assert "ingresses" in {entry["name"] for entry in json.loads(body)["resources"]}
-    status, _, body = kube.raw("GET", "/version")
-    assert json.loads(body)["major"] == "1"
+def test_resource_versions_increase_with_every_write(kube: Kube) -> None:
+    kube.sim.configure(schedule_delay=5)  # no scheduler writes in between
+    first = kube.core.create_namespaced_service(NAMESPACE, service("one"))
+    second = kube.core.create_namespaced_service(NAMESPACE, service("two"))
+    assert int(second.metadata.resource_version) == int(first.metadata.resource_version) + 1
+    kube.core.delete_namespaced_service("one", NAMESPACE)
+    listed = kube.core.list_namespaced_service(NAMESPACE)
+    assert int(listed.metadata.resource_version) == int(second.metadata.resource_version) + 1

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.kubesim_helpers import NAMESPACE, Kube, compliant_pod, new_watch, running_kube
+from tests.kubesim_helpers import (
+    NAMESPACE,
+    Kube,
+    compliant_pod,
+    new_watch,
+    running_kube,
+    wait_for,
+)
+
+CHURN = {"metadata": {"name": "churn"}, "spec": {"ports": [{"port": 80}]}}
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +45,19 @@ def collect(kube: Kube, count: int, **kwargs: Any) -> list[tuple[str, str, str]]
 
 def test_watch_sees_added_modified_deleted_in_order(kube: Kube) -> None:
     start = kube.core.list_namespaced_pod(NAMESPACE).metadata.resource_version
-    kube.sim.configure(schedule_delay=5)  # keep the scheduler quiet during this test
+    kube.sim.configure(start_delay=5)  # bound and creating, then nothing until the delete
     kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("w1"))
-    kube.core.patch_namespaced_pod("w1", NAMESPACE, {"metadata": {"labels": {"seen": "yes"}}})
+    wait_for(lambda: kube.core.read_namespaced_pod("w1", NAMESPACE).status.container_statuses)
     kube.core.delete_namespaced_pod("w1", NAMESPACE, grace_period_seconds=0)
-    events = collect(kube, 3, resource_version=start)
+    events = collect(kube, 4, resource_version=start)
     assert [(kind, name) for kind, name, _ in events] == [
         ("ADDED", "w1"),
-        ("MODIFIED", "w1"),
+        ("MODIFIED", "w1"),  # the scheduler binds it
+        ("MODIFIED", "w1"),  # the kubelet reports ContainerCreating
         ("DELETED", "w1"),
     ]
     versions = [int(version) for _, _, version in events]
-    assert versions == sorted(versions) and len(set(versions)) == 3
+    assert versions == sorted(versions) and len(set(versions)) == 4
 
 
 def test_watch_streams_live_events_and_resumes_from_a_resource_version(kube: Kube) -> None:
@@ -92,11 +102,9 @@ def test_watch_without_resource_version_starts_with_current_objects(kube: Kube) 
 
 def test_too_old_resource_version_is_410_expired(kube: Kube) -> None:
     old = kube.core.list_namespaced_pod(NAMESPACE).metadata.resource_version
-    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("churn"))
-    for index in range(30):  # well past the 10-event history
-        kube.core.patch_namespaced_pod(
-            "churn", NAMESPACE, {"metadata": {"labels": {"n": str(index)}}}
-        )
+    for _ in range(15):  # 30 events, well past the 10-event history
+        kube.core.create_namespaced_service(NAMESPACE, CHURN)
+        kube.core.delete_namespaced_service("churn", NAMESPACE)
     with pytest.raises(ApiException) as error:
         collect(kube, 1, resource_version=old)
     assert error.value.status == 410
@@ -110,12 +118,13 @@ def test_watch_timeout_seconds_ends_the_stream(kube: Kube) -> None:
     assert 0.9 <= time.monotonic() - began < 3
 
 
-def test_label_selector_watch_turns_label_changes_into_added_and_deleted(kube: Kube) -> None:
+def test_label_selector_watch_sees_only_matching_objects(kube: Kube) -> None:
     kube.sim.configure(schedule_delay=5)
     start = kube.core.list_namespaced_pod(NAMESPACE).metadata.resource_version
-    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("sel"))
-    kube.core.patch_namespaced_pod("sel", NAMESPACE, {"metadata": {"labels": {"pick": "me"}}})
-    kube.core.patch_namespaced_pod("sel", NAMESPACE, {"metadata": {"labels": {"pick": "other"}}})
+    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("other", labels={"pick": "no"}))
+    kube.core.create_namespaced_pod(NAMESPACE, compliant_pod("sel", labels={"pick": "me"}))
+    kube.core.delete_namespaced_pod("other", NAMESPACE)
+    kube.core.delete_namespaced_pod("sel", NAMESPACE)
     events = collect(kube, 2, resource_version=start, label_selector="pick=me")
     assert [(kind, name) for kind, name, _ in events] == [("ADDED", "sel"), ("DELETED", "sel")]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import urllib.request
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.gateway import Gateway
+from deploy.local.gateway import Compression, Gateway, accepts_gzip
 
 
 class Echo(BaseHTTPRequestHandler):
@@ -62,6 +63,8 @@ def gateway(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "assets").mkdir()
     (tmp_path / "index.html").write_text("<html>sprout</html>")
     (tmp_path / "assets" / "app-123.js").write_text("console.log(1)")
+    (tmp_path / "assets" / "page-456.js").write_text("console.log('a page');\n" * 200)
+    (tmp_path / "assets" / "logo-789.png").write_bytes(b"\x89PNG" + bytes(500))
     routes = [("/", "frontend"), ("/containers", "containers"), ("/captcha", "captcha"),
               ("/gone", "gone")]  # fmt: skip
     gateway = Gateway(("127.0.0.1", 0), routes, upstreams, tmp_path)
@@ -125,3 +128,41 @@ def test_container_hosts_get_the_simulated_container_page(gateway: str) -> None:
     status, headers, body = fetch(gateway + "/", headers={"Host": "abcdefgh2345.localhost:8080"})
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert b"Container abcdefgh2345" in body and b"simulated" in body
+
+
+def test_text_is_compressed_as_the_clusters_nginx_compresses_it(gateway: str) -> None:
+    compression = Compression.from_nginx()
+    # What deploy/images/frontend/nginx.conf says: its gzip_types, HTML always, its level.
+    assert {"text/html", "text/css", "application/javascript", "application/json"} <= (
+        compression.types
+    )
+    assert "image/png" not in compression.types and compression.level == 1
+    source = ("console.log('a page');\n" * 200).encode()
+    status, headers, body = fetch(gateway + "/assets/page-456.js",
+                                  headers={"Accept-Encoding": "gzip, deflate, br"})  # fmt: skip
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert headers["Vary"] == "Accept-Encoding"
+    assert int(headers["Content-Length"]) == len(body) < len(source)
+    assert gzip.decompress(body) == source
+    # The fixture's index.html is 19 bytes: under nginx's minimum length, sent as it is.
+    _, headers, body = fetch(gateway + "/some/page", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in headers and body == b"<html>sprout</html>"
+    for refused in ({}, {"Accept-Encoding": "gzip;q=0"}, {"Accept-Encoding": "br"}):
+        _, headers, body = fetch(gateway + "/assets/page-456.js", headers=refused)
+        assert "Content-Encoding" not in headers and body == source, refused
+    _, headers, body = fetch(gateway + "/assets/logo-789.png", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in headers and body.startswith(b"\x89PNG")
+    # HEAD tells the length of what GET would send.
+    _, headers, _ = fetch(gateway + "/assets/page-456.js", "HEAD", {"Accept-Encoding": "gzip"})
+    assert headers["Content-Encoding"] == "gzip"
+    assert int(headers["Content-Length"]) == len(gzip.compress(source, 1, mtime=0))
+
+
+def test_accept_encoding_is_read_as_a_list_with_qualities() -> None:
+    assert accepts_gzip("gzip")
+    assert accepts_gzip("deflate, GZIP;q=0.5")
+    assert accepts_gzip("*")
+    assert not accepts_gzip("")
+    assert not accepts_gzip("gzip;q=0, br")
+    assert not accepts_gzip("gzip;q=zero")
+    assert not accepts_gzip("x-gzip-ish")

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from deploy import podsecurity
 from functions.worker import builders
 from functions.worker.settings import WorkerSettings
 from shared.records import Record
@@ -25,6 +28,13 @@ RECORD = Record.from_hash(
     }
 )
 PYTHON = TemplateSettings().by_name()["python"]
+TEMPLATE_FIELDS: dict[str, Any] = {
+    "name": "t",
+    "title": "t",
+    "description": "t",
+    "image": "nginx:1.27",
+    "port": 8080,
+}
 LABELS = {
     "app.kubernetes.io/part-of": "sprout",
     "sprout.dev/container-id": "abcdefgh2345",
@@ -47,7 +57,9 @@ def test_pod_is_the_whole_expected_object() -> None:
     assert pod == {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": metadata(),
+        "metadata": metadata(
+            **{"kubernetes.io/egress-bandwidth": "10M", "kubernetes.io/ingress-bandwidth": "10M"}
+        ),
         "spec": {
             "activeDeadlineSeconds": 3501,  # 3500.5 s left, rounded up
             "automountServiceAccountToken": False,
@@ -155,40 +167,37 @@ def test_active_deadline_is_the_remaining_lifetime_and_at_least_one_second() -> 
     assert late["spec"]["activeDeadlineSeconds"] == 1
 
 
-def violations_of_restricted(pod: dict[str, Any]) -> list[str]:
-    """The Pod Security `restricted` rules the pod breaks (the parts Sprout's pods touch)."""
-    spec = pod["spec"]
-    pod_ctx = spec.get("securityContext") or {}
-    problems = []
-    for container in spec["containers"]:
-        ctx = container.get("securityContext") or {}
-        if ctx.get("allowPrivilegeEscalation") is not False:
-            problems.append("allowPrivilegeEscalation")
-        if "ALL" not in (ctx.get("capabilities") or {}).get("drop", []):
-            problems.append("capabilities")
-        if not (ctx.get("runAsNonRoot") or pod_ctx.get("runAsNonRoot")):
-            problems.append("runAsNonRoot")
-        seccomp = (ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get("type")
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            problems.append("seccompProfile")
-        if ctx.get("privileged") or ctx.get("runAsUser") == 0:
-            problems.append("privileged/root")
-    if pod_ctx.get("runAsUser") == 0:
-        problems.append("root")
-    for host in ("hostNetwork", "hostPID", "hostIPC"):
-        if spec.get(host):
-            problems.append(host)
-    return problems
+def test_bandwidth_annotations_come_from_the_template() -> None:
+    slow = PYTHON.model_copy(update={"egress_bandwidth": "500k", "ingress_bandwidth": "2M"})
+    pod = builders.build_pod(RECORD, slow, WorkerSettings(), now=NOW)
+    assert pod["metadata"]["annotations"]["kubernetes.io/egress-bandwidth"] == "500k"
+    assert pod["metadata"]["annotations"]["kubernetes.io/ingress-bandwidth"] == "2M"
+    service = builders.build_service(RECORD, slow, WorkerSettings())
+    assert "kubernetes.io/egress-bandwidth" not in service["metadata"]["annotations"]  # pods only
 
 
-def test_every_default_template_makes_a_restricted_pod_with_limits() -> None:
+@pytest.mark.parametrize("rate", ["1k", "500k", "10M", "1.5G", "10Mi", "1P"])
+def test_a_template_takes_a_bandwidth_the_kubelet_accepts(rate: str) -> None:
+    template = Template(**{**TEMPLATE_FIELDS, "egress_bandwidth": rate, "ingress_bandwidth": rate})
+    assert (template.egress_bandwidth, template.ingress_bandwidth) == (rate, rate)
+
+
+@pytest.mark.parametrize("rate", ["", "fast", "999", "10 M", "10m", "2P", "-5M"])
+def test_a_template_refuses_a_bandwidth_the_kubelet_would_not(rate: str) -> None:
+    with pytest.raises(ValidationError, match="bits per second between 1k and 1P"):
+        Template(**{**TEMPLATE_FIELDS, "egress_bandwidth": rate})
+
+
+def test_every_default_template_makes_a_restricted_sandbox_pod() -> None:
     for template in TemplateSettings().templates:
         record = Record.from_hash({**RECORD.__dict__, "template": template.name, "id": RECORD.id})
         pod = builders.build_pod(record, template, WorkerSettings(), now=NOW)
-        assert violations_of_restricted(pod) == [], template.name
+        # Pod Security `restricted`, plus what a sandbox needs beyond it (limits, no token).
+        assert podsecurity.sandbox_violations(pod) == [], template.name
         (app,) = pod["spec"]["containers"]
-        assert set(app["resources"]["limits"]) == {"cpu", "memory", "ephemeral-storage"}
         assert app["resources"]["requests"] == app["resources"]["limits"]
+        annotations = pod["metadata"]["annotations"]
+        assert annotations["kubernetes.io/egress-bandwidth"] == template.egress_bandwidth
 
 
 DNS_1123_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # also DNS-1035 (services)

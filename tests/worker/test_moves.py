@@ -17,7 +17,7 @@ from shared.records import Record
 from shared.redis_client import Scripts
 from tests.worker.test_stream import entries
 
-Q, C, S = "pending/queued", "pending/creating", "pending/starting"
+Q, C, S, W = "pending/queued", "pending/creating", "pending/starting", "pending/waiting"
 PREPARING = {Q, C, S}
 
 # Written out by hand (not read from the table): where each event may go, from where.
@@ -32,10 +32,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "expire": {s: "deleting" for s in [*PREPARING, "running"]},
     "deleted": {"deleting": "deleted"},
     "delete_failed": {"deleting": "failed"},
+    "promote": {W: Q},
+    "leave": {W: "failed"},
+    "withdraw": {W: "deleted"},
 }
-ALL_STATUSES = sorted(PREPARING | {"running", "deleting", "deleted", "failed"})
-COUNTED = PREPARING | {"running"}  # in the live sets
-SLOT = COUNTED | {"deleting"}  # in the expiry index
+ALL_STATUSES = sorted(PREPARING | {W, "running", "deleting", "deleted", "failed"})
+COUNTED = PREPARING | {W, "running"}  # in the live sets
+SLOT = PREPARING | {"running", "deleting"}  # in the expiry index
 
 
 @pytest.fixture
@@ -54,15 +57,29 @@ def record(r: redis.Redis, container_id: str, status: str, expires_at: float = 9
         "phase": phase,
         "client": "cl",
         "owner": "ow",
+        "network": "nw",
         "expires_at": str(expires_at),
         "updated_at": "1.0",
     }
+    if status == W:
+        fields["queued_at"] = "1.0"
+        r.zadd(keys.line_network("nw"), {container_id: 1.0})
+        r.rpush(keys.LINE_RING, "nw")
+        r.zadd(keys.LINE_DEADLINES, {container_id: expires_at})
     r.hset(keys.record(container_id), mapping=fields)
     if status in SLOT:
         r.zadd(keys.EXPIRY_INDEX, {container_id: expires_at})
     if status in COUNTED:
-        r.sadd(keys.live_by_client("cl"), container_id)
-        r.sadd(keys.live_by_owner("ow"), container_id)
+        for live_set in (keys.live_by_client("cl"), keys.live_by_owner("ow")):
+            r.sadd(live_set, container_id)
+        r.sadd(keys.live_by_network("nw"), container_id)
+
+
+def in_line(r: redis.Redis, container_id: str) -> bool:
+    in_network = r.zscore(keys.line_network("nw"), container_id) is not None
+    assert in_network == (r.zscore(keys.LINE_DEADLINES, container_id) is not None)
+    assert r.lrange(keys.LINE_RING, 0, -1) == (["nw"] if in_network else [])
+    return in_network
 
 
 def status_of(r: redis.Redis, container_id: str) -> str:
@@ -74,7 +91,7 @@ def test_the_table_is_the_one_written_here() -> None:
     table = {
         event: {source: move.target for source in move.sources}
         for event, move in lifecycle.MOVES.items()
-        if event != "create"
+        if event not in ("create", "queue")
     }
     assert table == EXPECTED
     assert lifecycle.MOVES["create"].sources == {lifecycle.ABSENT}
@@ -107,8 +124,10 @@ def test_every_move_from_every_status(
         final = target
     in_live = container_id in redis_client.smembers(keys.live_by_client("cl"))
     in_owner = container_id in redis_client.smembers(keys.live_by_owner("ow"))
+    in_network = container_id in redis_client.smembers(keys.live_by_network("nw"))
     # A move only ever releases: it leaves what the new status no longer holds, adds nothing.
-    assert in_live == in_owner == (start in COUNTED and final in COUNTED)
+    assert in_live == in_owner == in_network == (start in COUNTED and final in COUNTED)
+    assert in_line(redis_client, container_id) == (start == W and final == W)
     in_index = redis_client.zscore(keys.EXPIRY_INDEX, container_id) is not None
     assert in_index == (start in SLOT and final in SLOT)
 

@@ -15,7 +15,7 @@ from functions.worker.stream import Stream
 from shared import keys
 from shared.context import Context
 from shared.records import Record
-from shared.settings import SiteSettings
+from shared.settings import LimitSettings, SiteSettings
 from tests.worker.support import (
     Target,
     create,
@@ -58,18 +58,20 @@ def test_expired_containers_are_deleted(
     target: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
 ) -> None:
     stale = create(backdated(ctx, 3700), n=3)  # expired before any job saw them
-    soon = create(backdated(ctx, 3600 - 2), n=3)  # expire 2 s from now
+    fresh = create(ctx, n=3)  # an hour to live
     run_job(worker_settings(target), redis_server.url)
     assert {state(redis_client, i)["state"] for i in stale} == {"deleted"}
-    assert {state(redis_client, i)["state"] for i in soon} == {"running"}
+    assert {state(redis_client, i)["state"] for i in fresh} == {"running"}
     assert len(target.objects()["pods"]) == 3
-    wait_for(lambda: time.time() > float(state(redis_client, soon[0])["expires_at"]) + 0.1,
-             timeout=5, what="the lifetime to pass")  # fmt: skip
-    # No traffic: the scheduled tick sees the expiry and adds an entry a job will run on.
-    tick = Stream(redis_client, "tick").tick(now=time.time(), min_idle=2, reconcile_interval=300)
+    # An hour later by the worker's clock (not the machine's, so no job can be too slow for
+    # the test), with no traffic: the scheduled tick sees the expiry and adds an entry a job
+    # will run on.
+    later = float(state(redis_client, fresh[-1])["expires_at"]) + 1
+    tick = Stream(redis_client, "tick").tick(now=later, min_idle=2, reconcile_interval=300)
     assert tick == "expired"
-    report = run_job(worker_settings(target), redis_server.url)
-    assert {state(redis_client, i)["state"] for i in soon} == {"deleted"}
+    offset = later - time.time()
+    report = run_job(worker_settings(target), redis_server.url, clock=lambda: time.time() + offset)
+    assert {state(redis_client, i)["state"] for i in fresh} == {"deleted"}
     assert report.outcomes["deleted"] == 3 and report.outcomes["tick"] == 1
     wait_for(lambda: not any(target.objects().values()), timeout=30, what="an empty namespace")
     assert redis_client.zcard(keys.EXPIRY_INDEX) == 0
@@ -255,3 +257,37 @@ def test_a_pod_already_being_deleted_is_not_an_orphan(
     assert target.core.read_namespaced_pod(name, target.namespace).metadata.deletion_timestamp
     report = make_job(worker_settings(target), redis_server.url).reconciler.run()
     assert sorted(report.orphans) == [f"ingress/{name}", f"service/{name}"]
+
+
+def test_slots_freed_by_the_worker_and_the_reaper_go_to_the_next_in_line(
+    target: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
+) -> None:
+    one_slot = Context(
+        ctx.api, LimitSettings(capacity=1, live_per_owner=10), ctx.templates, ctx.scripts
+    )
+    (first,) = create(one_slot)
+    (second,) = create(one_slot)
+    assert (state(redis_client, second)["phase"], redis_client.zcard(keys.EXPIRY_INDEX)) == (
+        "waiting",
+        1,
+    )
+    run_job(worker_settings(target), redis_server.url)
+    assert state(redis_client, first)["state"] == "running"
+    assert state(redis_client, second)["phase"] == "waiting"  # nothing frees its slot yet
+
+    # The owner deletes the first: the job removes its pod, and the move that says so gives
+    # the slot to the second, whose create entry the same job then handles.
+    delete(one_slot, first)
+    run_job(worker_settings(target), redis_server.url)
+    assert state(redis_client, first)["state"] == "deleted"
+    assert state(redis_client, second)["state"] == "running"
+
+    # Its lifetime ends: the reaper expires it, the job deletes it, the third gets the slot.
+    (third,) = create(one_slot)
+    redis_client.zadd(keys.EXPIRY_INDEX, {second: time.time() - 1})
+    report = run_job(worker_settings(target), redis_server.url)
+    assert (report.outcomes["deleted"], report.outcomes["running"]) == (1, 1)
+    assert state(redis_client, second)["state"] == "deleted"
+    assert state(redis_client, third)["state"] == "running"
+    assert redis_client.zcard(keys.LINE_DEADLINES) == 0
+    assert_group_clean(redis_client)

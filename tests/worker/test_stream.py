@@ -151,6 +151,11 @@ def test_tick_adds_one_entry_only_when_work_waits_that_lag_cannot_show(
     s.read_new(10)
     s.finish(entry_ids(redis_client))
     redis_client.zrem(keys.EXPIRY_INDEX, "aaaaaaaaaaaa")
+    redis_client.zadd(keys.LINE_DEADLINES, {"bbbbbbbbbbbb": 700.0})  # a place lapses at 700
+    assert tick(now=800.0) == "lapsed"
+    s.read_new(10)
+    s.finish(entry_ids(redis_client))
+    redis_client.zrem(keys.LINE_DEADLINES, "bbbbbbbbbbbb")
     assert tick(now=1298.0) == "idle"
     assert tick(now=1300.0) == "schedule"
     ((_, fields),) = entries(redis_client)

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from .config import SimConfig
 from .persistence import StateFileError
 from .simulator import Simulator
-from .tls import TlsSetupError
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -44,46 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-file", default=_env("STATE_FILE"), help="keep objects across restarts"
     )
     parser.add_argument(
-        "--namespace", default=_env("NAMESPACE", "sprout"), help="namespace created at start"
+        "--namespace", default=_env("NAMESPACE", "sprout"), help="the namespace it serves"
     )
-    parser.add_argument(
-        "--pod-security",
-        default=_env("POD_SECURITY", "restricted"),
-        choices=["privileged", "baseline", "restricted"],
-        help="Pod Security level enforced in that namespace",
-    )
-    parser.add_argument("--tls", action="store_true", help="serve HTTPS (needed by kubectl)")
     parser.add_argument("--seed", type=int, default=None, help="seed for injected faults")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     for name, field in SimConfig.model_fields.items():
-        if name == "seed":
-            continue
-        flag = "--" + name.replace("_", "-")
-        if name == "error_codes":
-            parser.add_argument(flag, help="comma-separated codes among 429,500,503,504")
-        elif name in ("fault_verbs", "fault_resources"):
-            parser.add_argument(flag, help="comma-separated; faults only for these")
-        else:
-            parse: type[int] | type[float] | type[str] = str
-            if field.annotation is int:
-                parse = int
-            elif field.annotation is float:
-                parse = float
+        if name != "seed":  # pydantic turns the text into the field's type
             help_text = f"{field.description} (default: {field.default})"
-            parser.add_argument(flag, type=parse, help=help_text)
+            parser.add_argument("--" + name.replace("_", "-"), help=help_text)
     return parser
+
+
+LIST_FIELDS = ("error_codes", "fault_verbs", "fault_resources")  # comma-separated on the CLI
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
     values: dict[str, object] = {}
     for name in SimConfig.model_fields:
         value = getattr(args, name, None)
-        if value is None:
-            continue
-        if name in ("error_codes", "fault_verbs", "fault_resources"):
+        if value is not None and name in LIST_FIELDS:
             items = [item.strip() for item in str(value).split(",") if item.strip()]
             value = [int(item) for item in items] if name == "error_codes" else items
-        values[name] = value
+        if value is not None:
+            values[name] = value
     return SimConfig.model_validate(values)
 
 
@@ -100,9 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         token=args.token,
         namespace=args.namespace,
-        pod_security=args.pod_security,
         state_file=args.state_file,
-        tls=args.tls,
         verbose=args.verbose,
     )
     stop = threading.Event()
@@ -114,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     try:
         simulator.start()
-    except (OSError, StateFileError, TlsSetupError, ValueError) as error:
+    except (OSError, StateFileError, ValueError) as error:
         print(f"kubesim: cannot start: {error}", file=sys.stderr)
         return 1
     if args.kubeconfig_out:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .quantity import QuantityError, parse_quantity
 
 FaultCode = Literal[429, 500, 503, 504]
-Verb = Literal["create", "get", "list", "watch", "update", "patch", "delete", "deletecollection"]
+Verb = Literal["create", "get", "list", "watch", "delete"]
 
 NonNegative = Annotated[float, Field(ge=0)]
 Fraction01 = Annotated[float, Field(ge=0, le=1)]

@@ -1,7 +1,7 @@
 """API errors as the Kubernetes API server reports them: a ``Status`` body plus an HTTP code.
 
 Mirrors ``k8s.io/apimachinery/pkg/api/errors`` and ``pkg/util/validation/field``: the same
-reasons (NotFound, AlreadyExists, Conflict, Invalid, Forbidden, ...), the same message formats
+reasons (NotFound, AlreadyExists, Invalid, Forbidden, ...), the same message formats
 (``pods "x" not found``, ``Pod "x" is invalid: metadata.name: Invalid value: ...``) and the same
 ``details`` (name, group, kind, causes), so a client's error handling sees what a cluster sends.
 """
@@ -14,32 +14,16 @@ from typing import Any, Literal
 
 from .resources import ResourceType
 
-FieldErrorType = Literal[
-    "Required", "Invalid", "NotSupported", "Duplicate", "Forbidden", "NotFound", "TooLong"
-]
-
-_CAUSE_REASONS: dict[str, str] = {
-    "Required": "FieldValueRequired",
-    "Invalid": "FieldValueInvalid",
-    "NotSupported": "FieldValueNotSupported",
-    "Duplicate": "FieldValueDuplicate",
-    "Forbidden": "FieldValueForbidden",
-    "NotFound": "FieldValueNotFound",
-    "TooLong": "FieldValueTooLong",
-}
+FieldErrorType = Literal["Required", "Invalid", "NotSupported", "Duplicate"]
 
 
 def go_repr(value: object) -> str:
     """A value the way Go's ``%#v``/``%q`` prints it inside field error messages."""
-    if isinstance(value, str):
-        return json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if value is None:
-        return "null"
     if isinstance(value, int | float):
         return str(value)
-    return json.dumps(value, separators=(",", ":"))
+    return json.dumps(value, separators=(",", ":"))  # strings quoted, None as null
 
 
 @dataclass(frozen=True)
@@ -55,19 +39,12 @@ class FieldError:
     def body(self) -> str:
         if self.type == "Required":
             text = "Required value"
-        elif self.type == "Forbidden":
-            text = "Forbidden"
-        elif self.type == "NotFound":
-            text = f"Not found: {go_repr(self.value)}"
-        elif self.type == "TooLong":
-            text = "Too long"
         elif self.type == "Duplicate":
             text = f"Duplicate value: {go_repr(self.value)}"
         elif self.type == "NotSupported":
             text = f"Unsupported value: {go_repr(self.value)}"
             if self.supported:
-                quoted = ", ".join(json.dumps(option) for option in self.supported)
-                text += f": supported values: {quoted}"
+                text += ": supported values: " + ", ".join(map(json.dumps, self.supported))
         else:
             text = f"Invalid value: {go_repr(self.value)}"
         return f"{text}: {self.detail}" if self.detail else text
@@ -76,7 +53,7 @@ class FieldError:
         return f"{self.field}: {self.body()}"
 
     def cause(self) -> dict[str, str]:
-        return {"reason": _CAUSE_REASONS[self.type], "message": self.body(), "field": self.field}
+        return {"reason": f"FieldValue{self.type}", "message": self.body(), "field": self.field}
 
 
 @dataclass
@@ -116,53 +93,31 @@ def _details(resource: ResourceType, name: str, kind: str | None = None) -> dict
 
 
 def not_found(resource: ResourceType, name: str) -> ApiError:
-    return ApiError(
-        404,
-        "NotFound",
-        f'{resource.qualified_plural} "{name}" not found',
-        _details(resource, name),
-    )
+    message = f'{resource.qualified_plural} "{name}" not found'
+    return ApiError(404, "NotFound", message, _details(resource, name))
+
+
+def namespace_not_found(name: str) -> ApiError:
+    details = {"name": name, "kind": "namespaces"}
+    return ApiError(404, "NotFound", f'namespaces "{name}" not found', details)
 
 
 def already_exists(resource: ResourceType, name: str) -> ApiError:
-    return ApiError(
-        409,
-        "AlreadyExists",
-        f'{resource.qualified_plural} "{name}" already exists',
-        _details(resource, name),
-    )
-
-
-def conflict(resource: ResourceType, name: str, detail: str) -> ApiError:
-    return ApiError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {resource.qualified_plural} "{name}": {detail}',
-        _details(resource, name),
-    )
-
-
-STALE_OBJECT = (
-    "the object has been modified; please apply your changes to the latest version and try again"
-)
+    message = f'{resource.qualified_plural} "{name}" already exists'
+    return ApiError(409, "AlreadyExists", message, _details(resource, name))
 
 
 def invalid(resource: ResourceType, name: str, errors: list[FieldError]) -> ApiError:
     joined = str(errors[0]) if len(errors) == 1 else "[" + ", ".join(map(str, errors)) + "]"
     details = _details(resource, name, kind=resource.kind)
     details["causes"] = [error.cause() for error in errors]
-    return ApiError(
-        422, "Invalid", f'{resource.qualified_kind} "{name}" is invalid: {joined}', details
-    )
+    message = f'{resource.qualified_kind} "{name}" is invalid: {joined}'
+    return ApiError(422, "Invalid", message, details)
 
 
 def forbidden(resource: ResourceType, name: str, why: str) -> ApiError:
-    return ApiError(
-        403,
-        "Forbidden",
-        f'{resource.qualified_plural} "{name}" is forbidden: {why}',
-        _details(resource, name),
-    )
+    message = f'{resource.qualified_plural} "{name}" is forbidden: {why}'
+    return ApiError(403, "Forbidden", message, _details(resource, name))
 
 
 def bad_request(message: str) -> ApiError:
@@ -183,16 +138,6 @@ def resource_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource")
 
 
-def unsupported_media_type(content_type: str, accepted: list[str]) -> ApiError:
-    return ApiError(
-        415,
-        "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - accepted media types include: "
-        f"{', '.join(accepted)}",
-        {"kind": content_type} if content_type else None,
-    )
-
-
 def too_old_resource_version(requested: int, oldest: int) -> ApiError:
     return ApiError(410, "Expired", f"too old resource version: {requested} ({oldest})")
 
@@ -208,12 +153,8 @@ def too_many_requests(retry_after: int) -> ApiError:
 
 
 def internal_error(detail: str) -> ApiError:
-    return ApiError(
-        500,
-        "InternalError",
-        f"Internal error occurred: {detail}",
-        {"causes": [{"message": detail}]},
-    )
+    message = f"Internal error occurred: {detail}"
+    return ApiError(500, "InternalError", message, {"causes": [{"message": detail}]})
 
 
 def service_unavailable() -> ApiError:

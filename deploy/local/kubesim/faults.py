@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from .config import SimConfig
 from .errors import ApiError
 from .resources import BY_PLURAL
 
-MUTATING_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+MUTATING_VERBS = frozenset({"create", "delete"})
 
 
 @dataclass(frozen=True)
@@ -105,13 +104,10 @@ class RequestStats:
 
     def reset(self) -> None:
         with self._lock:
-            self._started = time.monotonic()
             self._requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
             self._responses: Counter[str] = Counter()
             self._faults: Counter[str] = Counter()
             self._delayed = 0
-            self._watches_started = 0
-            self._watches_active = 0
 
     def request(self, verb: str, resource: str) -> None:
         with self._lock:
@@ -129,23 +125,11 @@ class RequestStats:
         with self._lock:
             self._delayed += 1
 
-    def watch_opened(self) -> None:
-        with self._lock:
-            self._watches_started += 1
-            self._watches_active += 1
-
-    def watch_closed(self) -> None:
-        with self._lock:
-            self._watches_active -= 1
-
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "uptime_seconds": round(time.monotonic() - self._started, 3),
-                "requests_total": sum(sum(c.values()) for c in self._requests.values()),
                 "requests": {verb: dict(counts) for verb, counts in sorted(self._requests.items())},
                 "responses": dict(sorted(self._responses.items())),
                 "faults": dict(sorted(self._faults.items())),
                 "delayed_requests": self._delayed,
-                "watches": {"started": self._watches_started, "active": self._watches_active},
             }

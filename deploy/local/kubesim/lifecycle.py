@@ -8,16 +8,17 @@ the way clusters fail, and tests trigger them deterministically:
 
 * an image containing ``doesnotexist`` -> ErrImagePull, then ImagePullBackOff (pod stays
   Pending); an unparseable image reference -> InvalidImageName;
-* ``sprout-sim:crash`` in a container's command/args -> exit code 1, then CrashLoopBackOff
-  (restartPolicy Always/OnFailure) or phase Failed (Never); ``sprout-sim:crash-after=S`` runs
-  S seconds first; ``sprout-sim:complete`` exits 0; ``sprout-sim:oom`` is OOMKilled (137);
+* ``sprout-sim:crash`` in a container's command/args -> exit code 1, then phase Failed
+  (restartPolicy Never, as Sprout's pods have) or CrashLoopBackOff (Always/OnFailure: the
+  container would only crash again, so it stays backing off); ``sprout-sim:crash-after=S``
+  runs S seconds first; ``sprout-sim:complete`` exits 0; ``sprout-sim:oom`` is OOMKilled;
 * ``sprout-sim:never-ready`` runs but never passes readiness;
 * ``sprout-sim:start-delay=S`` overrides the start delay for that pod;
 * ``spec.activeDeadlineSeconds`` elapsed -> phase Failed, reason DeadlineExceeded.
 
-Graceful deletion ends with the pod's removal; namespace deletion removes its content. The
-loop reacts to store events (like controllers watching the API) and runs timed steps on one
-background thread; every change goes through the store and so reaches watchers.
+Graceful deletion ends with the pod's removal once the kubelet has stopped it. The loop reacts
+to store events (like controllers watching the API) and runs timed steps on one background
+thread; every change goes through the store and so reaches watchers.
 """
 
 from __future__ import annotations
@@ -31,24 +32,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, Literal
 
 from .config import SimConfig
-from .ipam import IpPool, PoolExhausted
 from .quantity import QuantityError, parse_quantity
-from .resources import INGRESSES, NAMESPACES, PODS, SERVICES
-from .store import Snapshot, Store, WatchEvent, clone
+from .resources import PODS
+from .store import Snapshot, Store, WatchEvent, clone, now_timestamp, parse_timestamp
 
 JSON = dict[str, Any]
 
 NODE_NAME = "sprout-sim-node"
-NODE_IP = "172.18.0.2"
-POD_CIDR = "10.244.0.0/16"
 TERMINAL_PHASES = ("Succeeded", "Failed")
-HOOK = "sprout-sim:"
-_MIN_RESTART_DELAY = 0.05
 
 Outcome = Literal["run", "crash", "complete", "oom", "pull_error", "invalid_image"]
 
@@ -59,14 +54,6 @@ _REFERENCE = re.compile(
 )
 _FLAG_HOOK = re.compile(r"sprout-sim:(crash|complete|oom|never-ready)(?![-\w=])")
 _VALUE_HOOK = re.compile(r"sprout-sim:(crash-after|start-delay)=([0-9]+(?:\.[0-9]+)?)")
-
-
-def now_timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_timestamp(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def normalize_image(image: str) -> str:
@@ -84,8 +71,15 @@ def normalize_image(image: str) -> str:
     return f"{domain}/{path}" + (f"@{digest}" if digest else "")
 
 
-def _fake_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def _terminated(container_status: JSON, code: int, reason: str, started_at: str) -> None:
+    """Ends the container of ``container_status`` with exit ``code``."""
+    ended = {
+        "exitCode": code,
+        "reason": reason,
+        "startedAt": started_at,
+        "finishedAt": now_timestamp(),
+    }
+    container_status.update(state={"terminated": ended}, ready=False, started=False)
 
 
 @dataclass(frozen=True)
@@ -101,10 +95,8 @@ class ContainerPlan:
 
     @classmethod
     def of(cls, container: JSON) -> ContainerPlan:
-        words = [
-            str(word) for word in (container.get("command") or []) + (container.get("args") or [])
-        ]
-        text = " ".join(words)
+        words = (container.get("command") or []) + (container.get("args") or [])
+        text = " ".join(map(str, words))
         flags = set(_FLAG_HOOK.findall(text))
         values = dict(_VALUE_HOOK.findall(text))
         image = str(container.get("image") or "")
@@ -157,19 +149,6 @@ def pod_requests(pod: JSON) -> tuple[Fraction, Fraction]:
     return cpu, memory
 
 
-def qos_class(pod: JSON) -> str:
-    containers = (pod.get("spec") or {}).get("containers") or []
-    resources = [container.get("resources") or {} for container in containers]
-    if not any(r.get("requests") or r.get("limits") for r in resources):
-        return "BestEffort"
-    for r in resources:
-        limits, requests = r.get("limits") or {}, r.get("requests") or {}
-        for name in ("cpu", "memory"):
-            if name not in limits or str(requests.get(name, limits[name])) != str(limits[name]):
-                return "Burstable"
-    return "Guaranteed"
-
-
 def _ever_started(status: JSON) -> bool:
     state = status.get("state") or {}
     return bool(
@@ -193,13 +172,7 @@ def compute_phase(statuses: list[JSON], restart_policy: str) -> str:
     return "Succeeded" if all(code == 0 for code in codes) else "Failed"
 
 
-_CONDITION_ORDER = (
-    "PodReadyToStartContainers",
-    "Initialized",
-    "Ready",
-    "ContainersReady",
-    "PodScheduled",
-)
+_CONDITION_ORDER = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady")
 
 
 def set_condition(
@@ -227,9 +200,8 @@ def set_condition(
         condition["reason"] = reason
     if message:
         condition["message"] = message
-    conditions.sort(
-        key=lambda c: _CONDITION_ORDER.index(c["type"]) if c["type"] in _CONDITION_ORDER else 99
-    )
+    order = {kind: index for index, kind in enumerate(_CONDITION_ORDER)}
+    conditions.sort(key=lambda c: order.get(c["type"], 99))  # PodScheduled last, as kubectl shows
 
 
 def refresh_readiness(pod: JSON) -> None:
@@ -301,17 +273,15 @@ class Timers:
 
 
 class Cluster:
-    """Scheduler + kubelet + namespace controller of a one-node cluster over the store."""
+    """Scheduler + kubelet of a one-node cluster over the store."""
 
     def __init__(self, store: Store, config: Callable[[], SimConfig]) -> None:
         self.store = store
         self.config = config
         self.timers = Timers()
-        self.pod_ips = IpPool(POD_CIDR, first_offset=2)
         # Requests held by bound, non-terminal pods (uid -> (cpu, memory)).
         self._bound: dict[str, tuple[Fraction, Fraction]] = {}
-        self._used_cpu = Fraction(0)
-        self._used_memory = Fraction(0)
+        self._used_cpu = self._used_memory = Fraction(0)
         # Pods the scheduler could not place yet, in arrival order (uid -> (namespace, name)).
         self._unschedulable: dict[str, tuple[str, str]] = {}
         store.add_listener(self._on_event)
@@ -328,21 +298,12 @@ class Cluster:
             self._bound.clear()
             self._used_cpu = self._used_memory = Fraction(0)
             self._unschedulable.clear()
-            self.pod_ips.clear()
 
     # --- reacting to writes ------------------------------------------------------------------
 
     def _on_event(self, event: WatchEvent) -> None:
-        if event.snapshot.resource is PODS:
-            self._on_pod_event(event)
-        elif event.snapshot.resource is NAMESPACES and event.type == "MODIFIED":
-            before = event.previous.obj["metadata"] if event.previous else {}
-            after = event.snapshot.obj["metadata"]
-            if after.get("deletionTimestamp") and not before.get("deletionTimestamp"):
-                name = after["name"]
-                self.timers.add(self.config().deletion_delay, lambda: self._finish_namespace(name))
-
-    def _on_pod_event(self, event: WatchEvent) -> None:
+        if event.snapshot.resource is not PODS:
+            return
         pod = event.snapshot.obj
         meta = pod["metadata"]
         uid = meta["uid"]
@@ -351,7 +312,7 @@ class Cluster:
         holds = (
             event.type != "DELETED"
             and bool(pod["spec"].get("nodeName"))
-            and (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES
+            and pod["status"].get("phase") not in TERMINAL_PHASES
         )
         if holds and uid not in self._bound:
             self._hold(uid, pod)
@@ -362,13 +323,11 @@ class Cluster:
             self._retry_unschedulable()
         if event.type == "DELETED":
             self._unschedulable.pop(uid, None)
-            self.pod_ips.release((pod.get("status") or {}).get("podIP"))
-        elif event.type == "MODIFIED" and meta.get("deletionTimestamp"):
-            previous = event.previous.obj["metadata"] if event.previous else {}
-            if not previous.get("deletionTimestamp"):
-                grace = float(meta.get("deletionGracePeriodSeconds") or 0)
-                delay = min(grace, self.config().deletion_delay)
-                self._later(delay, pod, self._finish_deletion)
+        elif meta.get("deletionTimestamp") and not (
+            event.previous and event.previous.obj["metadata"].get("deletionTimestamp")
+        ):  # a graceful delete began: the kubelet stops the pod, then it goes
+            grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+            self._later(min(grace, self.config().deletion_delay), pod, self._finish_deletion)
 
     def _hold(self, uid: str, pod: JSON) -> None:
         cpu, memory = self._bound[uid] = pod_requests(pod)
@@ -390,7 +349,15 @@ class Cluster:
         self.timers.add(delay, run)
 
     def _save(self, pod: JSON) -> Snapshot:
+        refresh_readiness(pod)
         return self.store.put(PODS, pod, "MODIFIED")
+
+    @staticmethod
+    def _active(pod: JSON) -> bool:
+        """Still running on the node: not finished and not being stopped."""
+        return pod["status"].get("phase") not in TERMINAL_PHASES and not pod["metadata"].get(
+            "deletionTimestamp"
+        )
 
     # --- scheduler ---------------------------------------------------------------------------
 
@@ -421,7 +388,7 @@ class Cluster:
     def _schedule(self, pod: JSON) -> None:
         if pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
             return
-        uid = pod["metadata"]["uid"]
+        uid, status = pod["metadata"]["uid"], pod["status"]
         reasons = self._insufficient(pod)
         if reasons:
             self._unschedulable[uid] = (pod["metadata"]["namespace"], pod["metadata"]["name"])
@@ -430,24 +397,19 @@ class Cluster:
                 f"0/1 nodes are available: {counted}. preemption: 0/1 nodes are available: "
                 "1 No preemption victims found for incoming pod."
             )
-            status = pod.setdefault("status", {})
-            current = next(
-                (c for c in status.get("conditions") or [] if c["type"] == "PodScheduled"), None
-            )
-            if current is None or current.get("message") != message:
+            conditions = {c["type"]: c for c in status.get("conditions") or []}
+            if conditions.get("PodScheduled", {}).get("message") != message:
                 set_condition(status, "PodScheduled", False, "Unschedulable", message)
-                self._save(pod)
+                self.store.put(PODS, pod, "MODIFIED")
             return
         self._unschedulable.pop(uid, None)
         # The binding: the scheduler sets nodeName and PodScheduled in one write...
         pod["spec"]["nodeName"] = NODE_NAME
-        set_condition(pod.setdefault("status", {}), "PodScheduled", True)
-        self._save(pod)
+        set_condition(status, "PodScheduled", True)
+        self.store.put(PODS, pod, "MODIFIED")
         # ...then the kubelet admits it and reports its containers as being created.
         pod = clone(pod)
         status = pod["status"]
-        status["hostIP"] = NODE_IP
-        status["hostIPs"] = [{"ip": NODE_IP}]
         status["startTime"] = now_timestamp()
         set_condition(status, "PodReadyToStartContainers", False)
         set_condition(status, "Initialized", True)
@@ -459,12 +421,11 @@ class Cluster:
                 "ready": False,
                 "restartCount": 0,
                 "image": container.get("image", ""),
-                "imageID": "",
+                "imageID": "",  # required by clients' models; known once pulled
                 "started": False,
             }
             for container in pod["spec"]["containers"]
         ]
-        refresh_readiness(pod)
         self._save(pod)
         self._after_admission(pod)
 
@@ -482,57 +443,40 @@ class Cluster:
     # --- kubelet -----------------------------------------------------------------------------
 
     def _start_containers(self, pod: JSON) -> None:
-        status = pod["status"]
-        if pod["metadata"].get("deletionTimestamp") or status.get("phase") in TERMINAL_PHASES:
-            return
-        statuses = status.get("containerStatuses") or []
-        if not any(
-            (s.get("state") or {}).get("waiting", {}).get("reason") == "ContainerCreating"
+        statuses = pod["status"].get("containerStatuses") or []
+        creating = [
+            s
             for s in statuses
-        ):
+            if (s["state"].get("waiting") or {}).get("reason") == "ContainerCreating"
+        ]
+        if not self._active(pod) or not creating:
             return
-        if not status.get("podIP"):
-            try:
-                ip = self.pod_ips.allocate()
-            except PoolExhausted:
-                return
-            status["podIP"] = ip
-            status["podIPs"] = [{"ip": ip}]
-        set_condition(status, "PodReadyToStartContainers", True)
+        set_condition(pod["status"], "PodReadyToStartContainers", True)
         plans = {c["name"]: ContainerPlan.of(c) for c in pod["spec"]["containers"]}
         for container_status in statuses:
-            plan = plans[container_status["name"]]
-            self._run_container(pod, container_status, plan)
-        refresh_readiness(pod)
+            self._run_container(pod, container_status, plans[container_status["name"]])
         self._save(pod)
 
     def _run_container(self, pod: JSON, container_status: JSON, plan: ContainerPlan) -> None:
         """One start attempt of one container, per its plan (mutates ``container_status``)."""
-        now = now_timestamp()
-        container_id = "containerd://" + _fake_digest(
-            f"{pod['metadata']['uid']}/{plan.name}/{time.time_ns()}"
-        )
         if plan.outcome == "invalid_image":
-            container_status["state"] = {
-                "waiting": {"reason": "InvalidImageName", "message": plan.invalid_image_message()}
-            }
+            waiting = {"reason": "InvalidImageName", "message": plan.invalid_image_message()}
+            container_status["state"] = {"waiting": waiting}
             return
         if plan.outcome == "pull_error":
-            container_status["state"] = {
-                "waiting": {"reason": "ErrImagePull", "message": plan.pull_error_message()}
-            }
+            waiting = {"reason": "ErrImagePull", "message": plan.pull_error_message()}
+            container_status["state"] = {"waiting": waiting}
             self._later(self.config().backoff_delay, pod, lambda p: self._pull_backoff(p, plan))
             return
-        reference = normalize_image(plan.image)
-        container_status["image"] = reference
+        reference = container_status["image"] = normalize_image(plan.image)
+        digest = hashlib.sha256(reference.encode()).hexdigest()
         container_status["imageID"] = (
-            reference.split("@")[0].rsplit(":", 1)[0] + "@sha256:" + _fake_digest(reference)
+            reference.split("@")[0].rsplit(":", 1)[0] + "@sha256:" + digest
         )
-        container_status["containerID"] = container_id
+        now = now_timestamp()
         if plan.outcome == "run":
             container_status["state"] = {"running": {"startedAt": now}}
-            container_status["ready"] = not plan.never_ready
-            container_status["started"] = True
+            container_status.update(ready=not plan.never_ready, started=True)
             if plan.crash_after is not None:
                 self._later(plan.crash_after, pod, lambda p: self._crash(p, plan.name))
             return
@@ -541,145 +485,68 @@ class Cluster:
             "oom": (137, "OOMKilled"),
             "complete": (0, "Completed"),
         }[plan.outcome]
-        self._terminate(pod, container_status, code, reason, started_at=now)
+        _terminated(container_status, code, reason, started_at=now)
+        self._back_off(pod, container_status, code)
 
-    def _terminate(
-        self, pod: JSON, container_status: JSON, code: int, reason: str, started_at: str
-    ) -> None:
-        container_status["state"] = {
-            "terminated": {
-                "exitCode": code,
-                "reason": reason,
-                "startedAt": started_at,
-                "finishedAt": now_timestamp(),
-                "containerID": container_status.get("containerID", ""),
-            }
-        }
-        container_status["ready"] = False
-        container_status["started"] = False
+    @staticmethod
+    def _back_off(pod: JSON, container_status: JSON, code: int) -> None:
+        """Under restartPolicy Always (OnFailure: after a failure) the kubelet restarts the
+        container, which ends the same way again: the pod shows it backing off."""
         policy = pod["spec"].get("restartPolicy", "Always")
-        if policy == "Always" or (policy == "OnFailure" and code != 0):
-            name = container_status["name"]
-            self._later(
-                self._restart_delay(container_status), pod, lambda p: self._back_off(p, name)
-            )
+        if policy == "Never" or (policy == "OnFailure" and code == 0):
+            return
+        meta, name = pod["metadata"], container_status["name"]
+        message = (
+            f"back-off 10s restarting failed container={name} "
+            f"pod={meta['name']}_{meta['namespace']}({meta['uid']})"
+        )
+        container_status["lastState"] = {"terminated": container_status["state"]["terminated"]}
+        container_status["restartCount"] = int(container_status.get("restartCount", 0)) + 1
+        container_status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
 
-    def _restart_delay(self, container_status: JSON) -> float:
-        base = max(self.config().backoff_delay, _MIN_RESTART_DELAY)
-        return float(min(base * 2 ** int(container_status.get("restartCount", 0)), base * 32))
+    def _statuses(self, pod: JSON, name: str, state: str, reason: str | None = None) -> list[JSON]:
+        """The status of container ``name`` if it is in ``state`` (with ``reason``)."""
+        return [
+            s
+            for s in pod["status"].get("containerStatuses") or []
+            if s["name"] == name
+            and state in s["state"]
+            and (reason is None or s["state"][state].get("reason") == reason)
+        ]
 
     def _pull_backoff(self, pod: JSON, plan: ContainerPlan) -> None:
-        for container_status in pod["status"].get("containerStatuses") or []:
-            waiting = (container_status.get("state") or {}).get("waiting") or {}
-            if container_status["name"] == plan.name and waiting.get("reason") == "ErrImagePull":
-                message = (
-                    f'Back-off pulling image "{plan.image}": ErrImagePull: '
-                    + plan.pull_error_message()
-                )
-                container_status["state"] = {
-                    "waiting": {"reason": "ImagePullBackOff", "message": message}
-                }
-                self._save(pod)
+        for container_status in self._statuses(pod, plan.name, "waiting", "ErrImagePull"):
+            message = (
+                f'Back-off pulling image "{plan.image}": ErrImagePull: {plan.pull_error_message()}'
+            )
+            container_status["state"] = {
+                "waiting": {"reason": "ImagePullBackOff", "message": message}
+            }
+            self._save(pod)
 
     def _crash(self, pod: JSON, name: str) -> None:
-        if pod["status"].get("phase") in TERMINAL_PHASES or pod["metadata"].get(
-            "deletionTimestamp"
-        ):
-            return
-        for container_status in pod["status"].get("containerStatuses") or []:
-            running = (container_status.get("state") or {}).get("running")
-            if container_status["name"] == name and running:
-                self._terminate(pod, container_status, 1, "Error", started_at=running["startedAt"])
-                refresh_readiness(pod)
-                self._save(pod)
-
-    def _back_off(self, pod: JSON, name: str) -> None:
-        """The kubelet restarts a terminated container after a back-off (CrashLoopBackOff)."""
-        if pod["status"].get("phase") in TERMINAL_PHASES or pod["metadata"].get(
-            "deletionTimestamp"
-        ):
-            return
-        for container_status in pod["status"].get("containerStatuses") or []:
-            terminated = (container_status.get("state") or {}).get("terminated")
-            if container_status["name"] != name or not terminated:
-                continue
-            restarts = int(container_status.get("restartCount", 0)) + 1
-            real_delay = min(10 * 2 ** (restarts - 1), 300)
-            shown = (
-                f"{real_delay // 60}m{real_delay % 60}s" if real_delay >= 60 else f"{real_delay}s"
-            )
-            meta = pod["metadata"]
-            container_status["lastState"] = {"terminated": terminated}
-            container_status["restartCount"] = restarts
-            container_status["state"] = {
-                "waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": f"back-off {shown} restarting failed container={name} "
-                    f"pod={meta['name']}_{meta['namespace']}({meta['uid']})",
-                }
-            }
-            refresh_readiness(pod)
+        for container_status in self._statuses(pod, name, "running") if self._active(pod) else []:
+            started = container_status["state"]["running"]["startedAt"]
+            _terminated(container_status, 1, "Error", started_at=started)
+            self._back_off(pod, container_status, 1)
             self._save(pod)
-            self._later(self._restart_delay(container_status), pod, lambda p: self._rerun(p, name))
-
-    def _rerun(self, pod: JSON, name: str) -> None:
-        if pod["status"].get("phase") in TERMINAL_PHASES or pod["metadata"].get(
-            "deletionTimestamp"
-        ):
-            return
-        containers = {c["name"]: c for c in pod["spec"]["containers"]}
-        for container_status in pod["status"].get("containerStatuses") or []:
-            waiting = (container_status.get("state") or {}).get("waiting") or {}
-            if container_status["name"] == name and waiting.get("reason") == "CrashLoopBackOff":
-                self._run_container(pod, container_status, ContainerPlan.of(containers[name]))
-                refresh_readiness(pod)
-                self._save(pod)
 
     def _deadline_exceeded(self, pod: JSON) -> None:
-        status = pod["status"]
-        if status.get("phase") in TERMINAL_PHASES or pod["metadata"].get("deletionTimestamp"):
+        if not self._active(pod):
             return
+        status = pod["status"]
         for container_status in status.get("containerStatuses") or []:
-            running = (container_status.get("state") or {}).get("running")
+            running = container_status["state"].get("running")
             if running:
-                container_status["state"] = {
-                    "terminated": {
-                        "exitCode": 137,
-                        "reason": "Error",
-                        "startedAt": running["startedAt"],
-                        "finishedAt": now_timestamp(),
-                        "containerID": container_status.get("containerID", ""),
-                    }
-                }
-                container_status["ready"] = False
-                container_status["started"] = False
+                _terminated(container_status, 137, "Error", started_at=running["startedAt"])
         status["phase"] = "Failed"
         status["reason"] = "DeadlineExceeded"
         status["message"] = "Pod was active on the node longer than the specified deadline"
-        refresh_readiness(pod)
         self._save(pod)
 
     def _finish_deletion(self, pod: JSON) -> None:
-        """The kubelet has stopped the pod: it confirms with grace 0, and the pod goes away."""
-        meta = pod["metadata"]
-        if meta.get("finalizers"):
-            if meta.get("deletionGracePeriodSeconds") != 0:
-                meta["deletionGracePeriodSeconds"] = 0
-                self._save(pod)
-            return
-        self.store.remove(PODS, meta["namespace"], meta["name"])
-
-    # --- namespace controller ----------------------------------------------------------------
-
-    def _finish_namespace(self, name: str) -> None:
-        with self.store.lock:
-            namespace = self.store.get(NAMESPACES, "", name)
-            if namespace is None or not namespace.obj["metadata"].get("deletionTimestamp"):
-                return
-            for resource in (PODS, SERVICES, INGRESSES):
-                for snapshot in self.store.snapshots(resource, name):
-                    self.store.remove(resource, name, snapshot.name)
-            self.store.remove(NAMESPACES, "", name)
+        """The kubelet has stopped the pod, and the pod goes away."""
+        self.store.remove(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
 
     # --- restart from a state file -----------------------------------------------------------
 
@@ -688,16 +555,9 @@ class Cluster:
         with self.store.lock:
             for snapshot in self.store.snapshots(PODS, None):
                 self._resume_pod(snapshot.obj)
-            for namespace in self.store.snapshots(NAMESPACES, None):
-                if namespace.obj["metadata"].get("deletionTimestamp"):
-                    finish = functools.partial(self._finish_namespace, namespace.name)
-                    self.timers.add(self.config().deletion_delay, finish)
 
     def _resume_pod(self, pod: JSON) -> None:
-        status = pod.get("status") or {}
-        meta = pod["metadata"]
-        if status.get("podIP"):
-            self.pod_ips.reserve(status["podIP"])
+        status, meta = pod["status"], pod["metadata"]
         if meta.get("deletionTimestamp"):
             self._later(self.config().deletion_delay, pod, self._finish_deletion)
             return
@@ -712,18 +572,11 @@ class Cluster:
         self._after_admission(pod, elapsed)
         plans = {c["name"]: ContainerPlan.of(c) for c in pod["spec"]["containers"]}
         for container_status in status.get("containerStatuses") or []:
-            state = container_status.get("state") or {}
-            name = container_status["name"]
-            plan = plans[name]
+            state, name = container_status["state"], container_status["name"]
             reason = (state.get("waiting") or {}).get("reason")
-            delay = self._restart_delay(container_status)
             if reason == "ErrImagePull":
-                step = functools.partial(self._pull_backoff, plan=plan)
+                step = functools.partial(self._pull_backoff, plan=plans[name])
                 self._later(self.config().backoff_delay, pod, step)
-            elif reason == "CrashLoopBackOff":
-                self._later(delay, pod, functools.partial(self._rerun, name=name))
-            elif "terminated" in state:
-                self._later(delay, pod, functools.partial(self._back_off, name=name))
-            elif "running" in state and plan.crash_after is not None:
+            elif "running" in state and (crash_after := plans[name].crash_after) is not None:
                 ran = time.time() - parse_timestamp(state["running"]["startedAt"])
-                self._later(plan.crash_after - ran, pod, functools.partial(self._crash, name=name))
+                self._later(crash_after - ran, pod, functools.partial(self._crash, name=name))

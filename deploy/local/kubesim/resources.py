@@ -1,8 +1,7 @@
-"""The resource types the simulator serves, with their REST names, kinds and scope.
+"""The resource types the simulator serves: core/v1 pods and services, networking/v1 ingresses.
 
-Mirrors what the API server's discovery documents publish for core/v1 namespaces, pods and
-services and networking.k8s.io/v1 ingresses: plural (URL segment), kind, group/version,
-whether the type is namespaced, its short names and which field selectors it supports.
+These are the objects Sprout makes (one of each per visitor's container); the simulator serves
+nothing else, so a request for any other type is a 404 like an API server without that type.
 """
 
 from __future__ import annotations
@@ -14,16 +13,11 @@ from dataclasses import dataclass
 class ResourceType:
     plural: str
     kind: str
-    group: str
-    version: str
-    namespaced: bool
-    short_names: tuple[str, ...]
-    field_selectors: frozenset[str]
-    has_status: bool = True
+    group: str  # "" for the core group
 
     @property
     def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
+        return f"{self.group}/v1" if self.group else "v1"
 
     @property
     def qualified_plural(self) -> str:
@@ -35,62 +29,11 @@ class ResourceType:
         """``Pod`` or ``Ingress.networking.k8s.io``, as used in Invalid messages."""
         return f"{self.kind}.{self.group}" if self.group else self.kind
 
-    @property
-    def list_kind(self) -> str:
-        return f"{self.kind}List"
 
+PODS = ResourceType("pods", "Pod", "")
+SERVICES = ResourceType("services", "Service", "")
+INGRESSES = ResourceType("ingresses", "Ingress", "networking.k8s.io")
 
-_META_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
-
-NAMESPACES = ResourceType(
-    plural="namespaces",
-    kind="Namespace",
-    group="",
-    version="v1",
-    namespaced=False,
-    short_names=("ns",),
-    field_selectors=frozenset({"metadata.name", "status.phase"}),
-)
-PODS = ResourceType(
-    plural="pods",
-    kind="Pod",
-    group="",
-    version="v1",
-    namespaced=True,
-    short_names=("po",),
-    field_selectors=_META_FIELDS
-    | {
-        "spec.nodeName",
-        "spec.restartPolicy",
-        "spec.schedulerName",
-        "spec.serviceAccountName",
-        "spec.hostNetwork",
-        "status.phase",
-        "status.podIP",
-        "status.nominatedNodeName",
-    },
-)
-SERVICES = ResourceType(
-    plural="services",
-    kind="Service",
-    group="",
-    version="v1",
-    namespaced=True,
-    short_names=("svc",),
-    field_selectors=_META_FIELDS,
-)
-INGRESSES = ResourceType(
-    plural="ingresses",
-    kind="Ingress",
-    group="networking.k8s.io",
-    version="v1",
-    namespaced=True,
-    short_names=("ing",),
-    field_selectors=_META_FIELDS,
-)
-
-ALL_RESOURCES: tuple[ResourceType, ...] = (NAMESPACES, PODS, SERVICES, INGRESSES)
-BY_GROUP_AND_PLURAL: dict[tuple[str, str], ResourceType] = {
-    (resource.group, resource.plural): resource for resource in ALL_RESOURCES
-}
-BY_PLURAL: dict[str, ResourceType] = {resource.plural: resource for resource in ALL_RESOURCES}
+ALL_RESOURCES: tuple[ResourceType, ...] = (PODS, SERVICES, INGRESSES)
+BY_GROUP_AND_PLURAL = {(r.group, r.plural): r for r in ALL_RESOURCES}
+BY_PLURAL = {r.plural: r for r in ALL_RESOURCES}

@@ -1,23 +1,20 @@
 """Wiring and lifecycle of the simulated API server: in a thread (tests) or a subprocess.
 
 ``Simulator`` assembles store, API, cluster loop, faults, statistics, state file and HTTP
-server, bootstraps the namespaces a fresh cluster has (plus ``sprout``, enforcing Pod Security
-``restricted``) and writes a kubeconfig that the official client and kubectl load.
+server for one namespace (``sprout`` by default, enforcing Pod Security ``restricted`` like
+Sprout's namespaces) and writes a kubeconfig that the official client loads.
 ``SimulatorProcess`` runs the same thing through the CLI, for tests that restart or kill it.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
 import select
 import signal
-import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -29,58 +26,16 @@ from typing import Any
 
 import yaml
 
-from .admission import ENFORCE_LABEL
 from .api import ApiServer
 from .config import SimConfig
-from .errors import ApiError
 from .faults import FaultInjector, RequestStats
 from .lifecycle import Cluster
 from .persistence import StateFile
-from .resources import ALL_RESOURCES, NAMESPACES
 from .server import SimHTTPServer
 from .store import Store
-from .tls import make_self_signed_certificate, server_context
 
-BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CAPACITY_KEYS = frozenset({"node_cpu", "node_memory", "node_pods"})
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-
-
-def kubeconfig_document(
-    url: str, token: str, namespace: str, ca_pem: bytes | None = None
-) -> dict[str, Any]:
-    cluster: dict[str, str] = {"server": url}
-    if ca_pem:
-        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "kubesim", "cluster": cluster}],
-        "users": [{"name": "kubesim", "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": "kubesim",
-                "context": {"cluster": "kubesim", "user": "kubesim", "namespace": namespace},
-            }
-        ],
-        "current-context": "kubesim",
-        "preferences": {},
-    }
-
-
-def write_kubeconfig(
-    path: str | Path, url: str, token: str, namespace: str, ca_pem: bytes | None = None
-) -> Path:
-    """Writes a kubeconfig (mode 0600, atomically) for ``url`` and returns its path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-        document = kubeconfig_document(url, token, namespace, ca_pem)
-        yaml.safe_dump(document, stream, sort_keys=False)
-    os.replace(temporary, target)
-    return target
 
 
 class Simulator:
@@ -94,48 +49,33 @@ class Simulator:
         port: int = 0,
         token: str | None = None,
         namespace: str = "sprout",
-        pod_security: str = "restricted",
         state_file: str | Path | None = None,
         event_history: int = 10_000,
-        tls: bool = False,
         verbose: bool = False,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.token = token or secrets.token_urlsafe(24)
         self.namespace = namespace
-        self.pod_security = pod_security
         self.verbose = verbose
         self._initial_config = config or SimConfig()
         self._config = self._initial_config
         self.store = Store(history_limit=event_history)
-        self.api = ApiServer(self.store)
+        self.api = ApiServer(self.store, namespace)
         self.cluster = Cluster(self.store, lambda: self._config)
         self.faults = FaultInjector()
         self.faults.configure(self._config)
         self.stats = RequestStats()
         self.state_file = StateFile(Path(state_file), self.store) if state_file else None
-        self.tls = tls
-        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
-        self.ca_pem: bytes | None = None
         self._http: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Simulator:
-        loaded = self.state_file.load() if self.state_file else False
-        self._bootstrap_namespaces()
-        if loaded:
-            self.api.reserve_loaded_addresses()
+        if self.state_file and self.state_file.load():
             self.cluster.resume()
-        context = None
-        if self.tls:
-            self._tls_dir = tempfile.TemporaryDirectory(prefix="kubesim-tls-")
-            cert, key = make_self_signed_certificate(Path(self._tls_dir.name), self.host)
-            self.ca_pem = cert.read_bytes()
-            context = server_context(cert, key)
-        self._http = SimHTTPServer((self.host, self.requested_port), self, context)
+        self._http = SimHTTPServer((self.host, self.requested_port), self)
         self._thread = threading.Thread(
             target=self._http.serve_forever, args=(0.05,), name="kubesim-http", daemon=True
         )
@@ -155,8 +95,6 @@ class Simulator:
         self.cluster.stop()
         if self.state_file:
             self.state_file.stop()
-        if self._tls_dir is not None:
-            self._tls_dir.cleanup()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -172,30 +110,27 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://{self.host}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def write_kubeconfig(self, path: str | Path) -> Path:
-        return write_kubeconfig(path, self.url, self.token, self.namespace, self.ca_pem)
-
-    def _bootstrap_namespaces(self) -> None:
-        wanted: list[tuple[str, dict[str, str]]] = [(name, {}) for name in BASE_NAMESPACES]
-        labels = (
-            {ENFORCE_LABEL: self.pod_security}
-            if self.pod_security in ("baseline", "restricted")
-            else {}
-        )
-        wanted.append((self.namespace, labels))
-        for name, namespace_labels in wanted:
-            if self.store.get(NAMESPACES, "", name) is None:
-                try:
-                    self.api.create(
-                        NAMESPACES, "", {"metadata": {"name": name, "labels": namespace_labels}}, {}
-                    )
-                except ApiError as error:
-                    raise ValueError(
-                        f"cannot create namespace {name!r}: {error.message}"
-                    ) from error
+        """Writes a kubeconfig (mode 0600, atomically) for this server and returns its path."""
+        context = {"cluster": "kubesim", "user": "kubesim", "namespace": self.namespace}
+        document = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "kubesim", "cluster": {"server": self.url}}],
+            "users": [{"name": "kubesim", "user": {"token": self.token}}],
+            "contexts": [{"name": "kubesim", "context": context}],
+            "current-context": "kubesim",
+        }
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            yaml.safe_dump(document, stream, sort_keys=False)
+        os.replace(temporary, target)
+        return target
 
     # --- runtime control (also served at /_sim/*) --------------------------------------------
 
@@ -221,18 +156,8 @@ class Simulator:
             with self.store.lock:
                 self.cluster.reset()
                 self.store.load(self.store.resource_version, [])
-                self.api.reserve_loaded_addresses()
-                self._bootstrap_namespaces()
         if stats:
             self.stats.reset()
-
-    def stats_snapshot(self) -> dict[str, Any]:
-        snapshot = self.stats.snapshot()
-        snapshot["resourceVersion"] = str(self.store.resource_version)
-        snapshot["objects"] = {
-            resource.plural: self.store.count(resource) for resource in ALL_RESOURCES
-        }
-        return snapshot
 
     def save_state(self) -> str | None:
         return self.state_file.save() if self.state_file else None
@@ -329,16 +254,8 @@ class SimulatorProcess:
             method=method,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
-        context = None
-        if self.url.startswith("https"):
-            context = ssl.create_default_context(cadata=self._ca_pem())
-        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
-
-    def _ca_pem(self) -> str:
-        document = yaml.safe_load(self.kubeconfig.read_text(encoding="utf-8"))
-        data = document["clusters"][0]["cluster"]["certificate-authority-data"]
-        return base64.b64decode(data).decode()
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.admin("POST", "/_sim/config", changes)

@@ -16,6 +16,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import too_old_resource_version
@@ -26,6 +27,15 @@ JSON = dict[str, Any]
 
 def dumps(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def now_timestamp(after_seconds: float = 0) -> str:
+    """An RFC 3339 time in whole seconds, as metadata and status carry times."""
+    return (datetime.now(UTC) + timedelta(seconds=after_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def clone(obj: JSON) -> JSON:
@@ -73,17 +83,12 @@ class WatchEvent:
     resource_version: int
     _line: bytes | None = field(default=None, repr=False)
 
-    def line(self, event_type: str | None = None) -> bytes:
+    def line(self) -> bytes:
         """The newline-terminated JSON of this event as a watch stream carries it."""
-        if event_type is not None and event_type != self.type:
-            return self._render(event_type)
         if self._line is None:
-            self._line = self._render(self.type)
+            text = f'{{"type":"{self.type}","object":{self.snapshot.typed_json()}}}\n'
+            self._line = text.encode()
         return self._line
-
-    def _render(self, event_type: str) -> bytes:
-        text = f'{{"type":"{event_type}","object":{self.snapshot.typed_json()}}}\n'
-        return text.encode()
 
 
 class Store:
@@ -94,11 +99,12 @@ class Store:
         self.changed = threading.Condition(self.lock)
         self.history_limit = max(history_limit, 1)
         self._objects: dict[str, dict[str, dict[str, Snapshot]]] = {}
-        self._resource_version = 0
+        # Never 0: a list's resourceVersion "0" would mean "any version" to a watch.
+        self._resource_version = 1
         self._events: list[WatchEvent] = []
         self._first_event_index = 0
         # Watches may resume from any resourceVersion >= this one.
-        self._oldest_resumable = 0
+        self._oldest_resumable = 1
         self._listeners: list[Callable[[WatchEvent], None]] = []
         self.closed = False
 
@@ -124,10 +130,6 @@ class Store:
                 found = by_namespace[space]
                 result.extend(found[name] for name in sorted(found))
             return result
-
-    def count(self, resource: ResourceType) -> int:
-        with self.lock:
-            return sum(len(found) for found in self._objects.get(resource.plural, {}).values())
 
     # --- writes ------------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@
  *  - lets observers see every response's headers (RateLimit, Date),
  *  - marks requests that are slow and abandons those that hang.
  */
-import { notifyError } from '@/components/notifications/store';
-import { setUnreachable, slowRequestEnded, slowRequestStarted } from '@/components/network/store';
+import { notifyError } from '@/stores/notifications';
+import { setUnreachable, slowRequestEnded, slowRequestStarted } from '@/stores/network';
 import { config } from '@/config/env';
 import { observeServerDate } from '@/lib/clock';
 import { ApiError, parseRetryAfter } from './errors';

@@ -1,7 +1,7 @@
 import { act, render, screen, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Toaster } from '@/components/notifications/toaster';
-import { networkStore } from '@/components/network/store';
+import { networkStore } from '@/stores/network';
 import { NetworkBanner } from '@/components/network/network-banner';
 import { stubFetch } from '@/testing/fetch-stub';
 import { request } from './client';

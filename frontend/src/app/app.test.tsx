@@ -1,9 +1,22 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createRoot } from 'react-dom/client';
 import { describe, expect, it } from 'vitest';
+import { createQueryClient } from '@/lib/query-client';
 import type { Container } from '@/api/types';
 import { makeChallenge, makeContainer, templates } from '@/testing/fixtures';
 import { routeFetch, type StubResponse } from '@/testing/fetch-stub';
+import { renderWithQuery } from '@/testing/render';
 import { App } from './app';
+import { prefetchFirstScreen } from './first-screen';
+import { AppProvider } from './provider';
+
+/** The body of index.html as the browser gets it, without its script. */
+function staticPage(): string {
+  const html = readFileSync(resolve(__dirname, '../../index.html'), 'utf8');
+  return html.slice(html.indexOf('<body'), html.indexOf('</body>')).replace(/^<body[^>]*>/, '').replace(/<script[\s\S]*?<\/script>/g, '');
+}
 
 function backend(opts: { create?: StubResponse } = {}) {
   const now = Date.now() / 1000;
@@ -45,20 +58,21 @@ function backend(opts: { create?: StubResponse } = {}) {
 describe('App: the whole create flow against the API contract', () => {
   it('pick a template, solve the puzzle with the keyboard, see the container pending, delete it', async () => {
     const { requests } = backend();
-    render(<App />);
+    renderWithQuery(<App />);
     expect(await screen.findByText('No containers yet')).toBeInTheDocument();
     expect(screen.getByText('Simulated cluster')).toBeInTheDocument();
     expect(await screen.findByText(/Each container lives 1 hour 30 minutes, then it is deleted/)).toBeInTheDocument();
 
     fireEvent.click(await screen.findByRole('radio', { name: /Python HTTP/ }));
     fireEvent.click(screen.getByRole('button', { name: 'Create Python HTTP' }));
-    const dialog = await screen.findByRole('dialog', { name: 'Quick check' });
+    // The dialog is a chunk loaded on first use: the first import takes a moment.
+    const dialog = await screen.findByRole('dialog', { name: 'Quick check' }, { timeout: 10_000 });
     const slider = await within(dialog).findByRole('slider');
     for (let i = 0; i < 5; i++) fireEvent.keyDown(slider, { key: 'PageUp' });
     fireEvent.keyDown(slider, { key: 'ArrowRight' });
     fireEvent.keyDown(slider, { key: 'Enter' });
 
-    const card = await screen.findByTestId('container-c-new');
+    const card = await screen.findByTestId('container-c-new', {}, { timeout: 10_000 }); // the cards are a chunk too
     expect(within(card).getByText('Pending')).toBeInTheDocument();
     expect(within(card).getByText('Python HTTP')).toBeInTheDocument();
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
@@ -72,7 +86,7 @@ describe('App: the whole create flow against the API contract', () => {
     await waitFor(() => expect(screen.getByLabelText('4 of 5 creates left this hour')).toBeInTheDocument());
 
     fireEvent.click(within(card).getByRole('button', { name: 'Delete container c-new' }));
-    const confirm = await screen.findByRole('dialog', { name: 'Delete this container?' });
+    const confirm = await screen.findByRole('dialog', { name: 'Delete this container?' }, { timeout: 10_000 });
     fireEvent.click(within(confirm).getByRole('button', { name: 'Delete container' }));
     await waitFor(() => expect(within(screen.getByTestId('container-c-new')).getByText('Deleting')).toBeInTheDocument());
     expect(requests.some((r) => r.method === 'DELETE' && r.url === '/containers/c-new')).toBe(true);
@@ -86,9 +100,9 @@ describe('App: the whole create flow against the API contract', () => {
         body: { error: { code: 'rate_limited', message: 'Too many', details: { policy: 'creates_per_address', retry_after: 300 } } },
       },
     });
-    render(<App />);
+    renderWithQuery(<App />);
     fireEvent.click(await screen.findByRole('button', { name: 'Create Static web server' }));
-    const slider = await within(await screen.findByRole('dialog')).findByRole('slider');
+    const slider = await within(await screen.findByRole('dialog', {}, { timeout: 10_000 })).findByRole('slider');
     fireEvent.keyDown(slider, { key: 'PageUp' });
     fireEvent.keyDown(slider, { key: 'Enter' });
     expect(await screen.findByText('Slow down a little')).toBeInTheDocument();
@@ -96,5 +110,58 @@ describe('App: the whole create flow against the API contract', () => {
     await waitFor(() => expect(screen.getByRole('button', { name: 'Create Static web server' })).toBeDisabled());
     expect(screen.getByText(/^Limit reached. Try again in (4:5\d|5:0\d)$/)).toBeInTheDocument();
     expect(screen.queryByTestId('container-c-new')).not.toBeInTheDocument();
+  });
+
+  it('fills index.html: the first screen in one pass once the three first answers are in, the header slots in place', async () => {
+    document.body.innerHTML = staticPage();
+    const header = document.querySelector('header')!;
+    expect(within(header).getByText('A short-lived container on Kubernetes in seconds. No account.')).toBeInTheDocument();
+    expect(within(header).getByLabelText('Your quota (loading)')).toBeInTheDocument();
+    const { requests } = backend();
+    const client = createQueryClient();
+    await prefetchFirstScreen(client, 10_000);
+    expect(requests.map((r) => r.url).sort()).toEqual(['/containers', '/containers/templates', '/rate-limit']);
+
+    const root = createRoot(document.getElementById('root')!);
+    act(() =>
+      root.render(
+        <AppProvider client={client}>
+          <App />
+        </AppProvider>,
+      ),
+    );
+    // One pass: no placeholder anywhere, every answer shown.
+    expect(document.querySelector('[data-placeholder], [aria-busy="true"]')).toBeNull();
+    expect(within(header).getByText('Simulated cluster')).toBeInTheDocument();
+    expect(within(header).getByLabelText('5 of 5 creates left this hour')).toBeInTheDocument();
+    expect(screen.getByRole('radio', { name: /Python HTTP/ })).toBeInTheDocument();
+    expect(screen.getByText('No containers yet')).toBeInTheDocument();
+    expect(requests).toHaveLength(3); // nothing asked twice on mount
+    act(() => root.unmount());
+    document.body.innerHTML = '';
+  });
+
+  it('deleted cards can be cleared away, and stay away after a reload', async () => {
+    const running = makeContainer({ id: 'c-run', state: 'running', phase: null, url: 'https://c-run.example' });
+    const gone = makeContainer({ id: 'c-gone', state: 'deleted', phase: null });
+    routeFetch((req) => {
+      if (req.url === '/containers/templates') return { status: 200, body: { templates, lifetime: 3600, cluster: { simulated: false } } };
+      if (req.url === '/rate-limit') return { status: 200, body: { policies: [] } };
+      if (req.url === '/containers') return { status: 200, body: { containers: [running, gone] } };
+      return undefined;
+    });
+    const first = renderWithQuery(<App />);
+    expect(await screen.findByTestId('container-c-gone', {}, { timeout: 10_000 })).toBeInTheDocument();
+    expect(screen.getByText('1 live · 2 total')).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Clear deleted' }));
+    expect(screen.queryByTestId('container-c-gone')).not.toBeInTheDocument();
+    expect(screen.getByTestId('container-c-run')).toBeInTheDocument();
+    expect(screen.getByText('1 live · 1 total')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Clear deleted' })).not.toBeInTheDocument();
+    first.unmount();
+
+    renderWithQuery(<App />); // a reload: the server still lists it, the page does not
+    expect(await screen.findByTestId('container-c-run', {}, { timeout: 10_000 })).toBeInTheDocument();
+    expect(screen.queryByTestId('container-c-gone')).not.toBeInTheDocument();
   });
 });

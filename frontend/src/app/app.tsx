@@ -1,95 +1,97 @@
-import { FlaskConical, Leaf, Sprout } from 'lucide-react';
-import { useCallback, useRef, useState } from 'react';
+import { FlaskConical, Leaf } from 'lucide-react';
+import { Suspense, useCallback, useRef, useState } from 'react';
 import type { Container } from '@/api/types';
 import { NetworkBanner } from '@/components/network/network-banner';
 import { Toaster } from '@/components/notifications/toaster';
-import { ContainerList } from '@/features/containers/components/container-list';
-import { DeleteDialog } from '@/features/containers/components/delete-dialog';
-import { useContainers } from '@/features/containers/hooks/use-containers';
-import { useTemplates } from '@/features/containers/hooks/use-templates';
-import { refreshQuota } from '@/features/quota/hooks/use-quota';
+import { StaticSlot } from '@/components/static-slot';
+import { EmptyState, ListPlaceholder } from '@/features/containers/components/empty-state';
+import { useContainers, useTemplates } from '@/features/containers/api/containers';
 import { QuotaBar } from '@/features/quota/components/quota-bar';
 import { useOnlineTracking } from '@/hooks/use-page-activity';
 import { formatDurationWords } from '@/lib/time';
 import { CreateContainer } from './create-container';
+import { ContainerList, DeleteDialog } from './lazy-parts';
 
 function prefersReducedMotion() {
   return typeof window !== 'undefined' && window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
 }
 
+const CLEARED_KEY = 'sprout:cleared';
+
+function readCleared(): Set<string> {
+  try {
+    const ids: unknown = JSON.parse(localStorage.getItem(CLEARED_KEY) ?? '[]');
+    return new Set(Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : []);
+  } catch {
+    return new Set(); // storage off or garbled: nothing is cleared
+  }
+}
+
+function writeCleared(ids: Set<string>): void {
+  try {
+    localStorage.setItem(CLEARED_KEY, JSON.stringify([...ids]));
+  } catch {
+    // storage off: cleared for this visit only
+  }
+}
+
 export function App() {
   useOnlineTracking();
   const templates = useTemplates();
-  const { containers, upsert, refresh } = useContainers();
+  const listed = useContainers();
+  const [cleared, setCleared] = useState(readCleared);
+  // Deleted cards the visitor cleared away stay away (the server keeps them until they expire).
+  const containers = listed?.filter((c) => !cleared.has(c.id)) ?? null;
+  const ended = containers?.filter((c) => c.state === 'deleted') ?? [];
+  const clearEnded = () => {
+    // Only ids the server still lists are kept: the stored set never outgrows the list.
+    const next = new Set(listed?.filter((c) => cleared.has(c.id) || c.state === 'deleted').map((c) => c.id));
+    setCleared(next);
+    writeCleared(next);
+  };
   const [toDelete, setToDelete] = useState<Container | null>(null);
   const createRef = useRef<HTMLDivElement>(null);
   const listRef = useRef<HTMLElement>(null);
 
-  const onCreated = useCallback(
-    (c: Container) => {
-      upsert(c);
-      if (window.matchMedia?.('(max-width: 1023px)').matches) {
-        listRef.current?.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
-      }
-    },
-    [upsert],
-  );
+  // The new card is in the list (the create put it there); on a phone, show it.
+  const onCreated = useCallback(() => {
+    if (window.matchMedia?.('(max-width: 1023px)').matches) {
+      listRef.current?.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
+    }
+  }, []);
 
-  const onDeleted = useCallback(
-    (c: Container) => {
-      upsert(c);
-      void refreshQuota();
-    },
-    [upsert],
-  );
+  const startFirst = useCallback(() => {
+    createRef.current?.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
+    createRef.current?.querySelector<HTMLInputElement>('input[type=radio]:checked, input[type=radio]')?.focus();
+  }, []);
 
   const live = containers?.filter((c) => c.state === 'pending' || c.state === 'running').length ?? 0;
 
   return (
-    <div className="min-h-dvh">
-      <a
-        href="#containers"
-        className="sr-only focus:not-sr-only focus:fixed focus:left-3 focus:top-3 focus:z-50 focus:rounded-lg focus:bg-white focus:px-3 focus:py-2 focus:text-sm focus:font-semibold focus:shadow-lg dark:focus:bg-slate-900"
-      >
-        Skip to your containers
-      </a>
-      <header className="border-b border-slate-200/80 bg-white/70 backdrop-blur dark:border-slate-800/80 dark:bg-slate-950/70">
-        <div className="mx-auto flex max-w-6xl flex-col gap-4 px-4 py-4 sm:px-6 md:flex-row md:items-center md:justify-between md:py-5">
-          <div className="flex items-center gap-3">
-            <div className="flex h-10 w-10 shrink-0 items-center justify-center rounded-xl bg-emerald-700 text-white shadow-sm shadow-emerald-900/20 dark:bg-emerald-500 dark:text-emerald-950">
-              <Sprout className="h-6 w-6" aria-hidden />
-            </div>
-            <div className="min-w-0">
-              <h1 className="flex items-center gap-2 text-xl font-bold tracking-tight text-slate-900 dark:text-white">
-                Sprout
-                {templates.simulated ? (
-                  <span
-                    className="inline-flex items-center gap-1 rounded-full bg-violet-100 px-2 py-0.5 text-xs font-semibold text-violet-800 dark:bg-violet-400/15 dark:text-violet-300"
-                    title="This Sprout runs against a simulated Kubernetes cluster: containers are not real pods."
-                  >
-                    <FlaskConical className="h-3.5 w-3.5" aria-hidden />
-                    Simulated cluster
-                  </span>
-                ) : null}
-              </h1>
-              <p className="text-sm text-slate-600 dark:text-slate-400">A short-lived container on Kubernetes in seconds. No account.</p>
-            </div>
-          </div>
-          <QuotaBar />
-        </div>
-      </header>
+    <>
+      <StaticSlot id="cluster-badge">
+        {templates.simulated ? (
+          <span
+            className="inline-flex items-center gap-1 rounded-full bg-violet-100 px-2 py-0.5 text-xs font-semibold text-violet-800 dark:bg-violet-400/15 dark:text-violet-300"
+            title="This Sprout runs against a simulated Kubernetes cluster: containers are not real pods."
+          >
+            <FlaskConical className="h-3.5 w-3.5" aria-hidden />
+            Simulated cluster
+          </span>
+        ) : null}
+      </StaticSlot>
+      <StaticSlot id="quota">
+        <QuotaBar />
+      </StaticSlot>
       <NetworkBanner />
 
       <main className="mx-auto grid max-w-6xl gap-6 px-4 py-6 sm:px-6 lg:grid-cols-[minmax(0,24rem)_minmax(0,1fr)] lg:items-start lg:gap-8 lg:py-10">
         <section aria-labelledby="new-container" className="min-w-0 lg:sticky lg:top-6">
           <CreateContainer ref={createRef} templates={templates} onCreated={onCreated} />
-          <ul className="mt-4 hidden space-y-2 px-1 text-sm text-slate-600 lg:block dark:text-slate-400">
-            <li>
-              • Each container lives {templates.lifetime ? formatDurationWords(templates.lifetime) : 'a limited time'}, then it is
-              deleted.
-            </li>
-            <li>• Hardened pods: no root, no privileges, no cluster access.</li>
-            <li>• Your containers are tied to this browser by a private cookie.</li>
+          <ul className="mt-4 list-disc space-y-1.5 pl-5 pr-1 text-sm text-slate-600 marker:text-slate-400 dark:text-slate-400">
+            <li>Each container lives {templates.lifetime ? formatDurationWords(templates.lifetime) : 'a limited time'}, then it is deleted.</li>
+            <li>Hardened pods: no root, no privileges, no cluster access.</li>
+            <li>Your containers are tied to this browser by a private cookie.</li>
           </ul>
         </section>
 
@@ -100,25 +102,36 @@ export function App() {
           // On a phone a returning visitor sees their containers first; the create form follows.
           className={`min-w-0 scroll-mt-4 ${containers?.some((c) => c.state !== 'deleted') ? 'order-first lg:order-none' : ''}`}
         >
-          <div className="mb-3 flex items-baseline justify-between gap-3">
+          <div className="mb-3 flex flex-wrap items-baseline justify-between gap-x-3 gap-y-1">
             <h2 id="containers-title" className="text-lg font-semibold tracking-tight text-slate-900 dark:text-white">
               Your containers
             </h2>
             {containers?.length ? (
-              <p className="text-sm text-slate-600 dark:text-slate-400">
-                {live} live · {containers.length} total
+              <p className="flex items-baseline gap-3 whitespace-nowrap text-sm text-slate-600 dark:text-slate-400">
+                <span>
+                  {live} live · {containers.length} total
+                </span>
+                {ended.length ? (
+                  <button
+                    type="button"
+                    onClick={clearEnded}
+                    className="font-semibold text-emerald-800 underline-offset-4 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
+                  >
+                    Clear deleted
+                  </button>
+                ) : null}
               </p>
             ) : null}
           </div>
-          <ContainerList
-            containers={containers}
-            templates={templates.templates}
-            onDelete={setToDelete}
-            onStart={() => {
-              createRef.current?.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
-              createRef.current?.querySelector<HTMLInputElement>('input[type=radio]:checked, input[type=radio]')?.focus();
-            }}
-          />
+          {containers === null ? (
+            <ListPlaceholder />
+          ) : containers.length === 0 ? (
+            <EmptyState onStart={startFirst} />
+          ) : (
+            <Suspense fallback={<ListPlaceholder />}>
+              <ContainerList containers={containers} templates={templates.templates} onDelete={setToDelete} />
+            </Suspense>
+          )}
         </section>
       </main>
 
@@ -129,8 +142,12 @@ export function App() {
         </p>
       </footer>
 
-      <DeleteDialog container={toDelete} onClose={() => setToDelete(null)} onDeleted={onDeleted} onFailed={refresh} />
+      {toDelete ? (
+        <Suspense fallback={null}>
+          <DeleteDialog container={toDelete} onClose={() => setToDelete(null)} />
+        </Suspense>
+      ) : null}
       <Toaster />
-    </div>
+    </>
   );
 }

@@ -3,11 +3,11 @@ import { ConfigError, parseConfig } from './env';
 
 describe('config', () => {
   it('has working defaults', () => {
-    expect(parseConfig({})).toEqual({ apiBase: '', pollFastMs: 1000, pollSlowMs: 8000, slowRequestMs: 3000, requestTimeoutMs: 20000 });
+    expect(parseConfig({})).toEqual({ apiBase: '', pollFastMs: 500, pollSlowMs: 8000, slowRequestMs: 3000, requestTimeoutMs: 20000 });
   });
 
   it('accepts valid values and trims a trailing slash', () => {
-    expect(parseConfig({ VITE_API_BASE: 'https://api.example/', VITE_POLL_FAST_MS: '500' })).toMatchObject({ apiBase: 'https://api.example', pollFastMs: 500 });
+    expect(parseConfig({ VITE_API_BASE: 'https://api.example/', VITE_POLL_FAST_MS: '750' })).toMatchObject({ apiBase: 'https://api.example', pollFastMs: 750 });
   });
 
   it('names every bad variable at once', () => {

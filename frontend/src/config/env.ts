@@ -46,7 +46,7 @@ export function parseConfig(src: Source): AppConfig {
   apiBase = apiBase.replace(/\/+$/, '');
   const config: AppConfig = {
     apiBase,
-    pollFastMs: intIn(src, 'VITE_POLL_FAST_MS', 1000, 250, 60_000, problems),
+    pollFastMs: intIn(src, 'VITE_POLL_FAST_MS', 500, 250, 60_000, problems),
     pollSlowMs: intIn(src, 'VITE_POLL_SLOW_MS', 8000, 1000, 600_000, problems),
     slowRequestMs: intIn(src, 'VITE_SLOW_REQUEST_MS', 3000, 250, 60_000, problems),
     requestTimeoutMs: intIn(src, 'VITE_REQUEST_TIMEOUT_MS', 20_000, 1000, 120_000, problems),

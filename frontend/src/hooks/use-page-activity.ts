@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import { setOnline } from '@/components/network/store';
+import { setOnline } from '@/stores/network';
 
 /** Keeps the network store's `online` flag in step with the browser. Mount once. */
 export function useOnlineTracking(): void {

@@ -13,6 +13,7 @@ export interface RecordedRequest {
   method: string;
   headers: Record<string, string>;
   body: unknown;
+  signal?: AbortSignal | null;
 }
 
 /**
@@ -41,9 +42,24 @@ export function stubFetch(...queue: (StubResponse | Error)[]) {
   return { fn, requests };
 }
 
-export type RouteHandler = (req: RecordedRequest) => StubResponse | Error | undefined;
+type Answer = StubResponse | Error | undefined;
+export type RouteHandler = (req: RecordedRequest) => Answer | Promise<Answer>;
 
-/** Like stubFetch, but answers by method and path (for whole-page tests). */
+/** Rejects as fetch does when its signal aborts. */
+function abortable<T>(answer: T | Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
+  if (!signal) return Promise.resolve(answer);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(new DOMException('The operation was aborted.', 'AbortError'));
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    Promise.resolve(answer).then(resolve, reject);
+  });
+}
+
+/**
+ * Like stubFetch, but answers by method and path (for whole-page tests). A handler may answer
+ * later (a Promise); an aborted request rejects at once, as fetch does.
+ */
 export function routeFetch(handler: RouteHandler) {
   const requests: RecordedRequest[] = [];
   const fn = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
@@ -52,9 +68,10 @@ export function routeFetch(handler: RouteHandler) {
       method: init.method ?? 'GET',
       headers: { ...(init.headers as Record<string, string>) },
       body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      signal: init.signal,
     };
     requests.push(req);
-    const res = handler(req);
+    const res = await abortable(handler(req), init.signal);
     if (!res) throw new Error(`unexpected request ${req.method} ${req.url}`);
     if (res instanceof Error) throw res;
     const text = res.text ?? (res.body === undefined ? '' : JSON.stringify(res.body));

@@ -8,6 +8,8 @@ export function makeContainer(over: Partial<Container> = {}): Container {
     template: 'nginx',
     state: 'pending',
     phase: 'queued',
+    position: null,
+    eta_seconds: null,
     url: null,
     created_at: NOW - 7,
     updated_at: NOW - 1,

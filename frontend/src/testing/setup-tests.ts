@@ -1,9 +1,8 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterEach, beforeEach } from 'vitest';
-import { notificationStore } from '@/components/notifications/store';
-import { networkStore } from '@/components/network/store';
-import { quotaStore } from '@/features/quota/store';
+import { notificationStore } from '@/stores/notifications';
+import { networkStore } from '@/stores/network';
 import { cooldownStore } from '@/features/containers/cooldown';
 
 // jsdom has no PointerEvent; Testing Library falls back to a plain Event and loses clientX.
@@ -24,9 +23,9 @@ if (typeof window !== 'undefined' && !('PointerEvent' in window)) {
 }
 
 beforeEach(() => {
+  localStorage.clear();
   notificationStore.set([]);
   networkStore.set({ online: true, slowRequests: 0, unreachable: false });
-  quotaStore.set({ loaded: false, policies: {} });
   cooldownStore.set({ until: null, reason: null });
 });
 

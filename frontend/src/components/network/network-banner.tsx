@@ -1,6 +1,6 @@
 import { CloudOff, Hourglass, WifiOff } from 'lucide-react';
 import { useStore } from '@/lib/store';
-import { networkStore } from './store';
+import { networkStore } from '@/stores/network';
 
 /** Offline / unreachable / slow: one quiet line under the header, never a modal. */
 export function NetworkBanner() {

@@ -3,8 +3,8 @@ import { useEffect } from 'react';
 import { useNowMs } from '@/hooks/use-now';
 import { cn } from '@/lib/cn';
 import { useStore } from '@/lib/store';
-import { formatClock } from '@/lib/time';
-import { dismiss, notificationStore, type Notification } from './store';
+import { formatClock, formatTimeOfDay } from '@/lib/time';
+import { dismiss, notificationStore, type Notification } from '@/stores/notifications';
 
 const tones = {
   error: {
@@ -58,9 +58,16 @@ function Toast({ n }: { n: Notification }) {
         <p className="font-semibold text-slate-900 dark:text-white">{n.title}</p>
         <p className="mt-0.5 text-slate-700 dark:text-slate-300">{n.message}</p>
         {remaining > 0 ? (
-          <p className="mt-2 inline-flex items-center gap-1.5 rounded-md bg-slate-100 px-2 py-0.5 font-mono text-xs font-medium text-slate-800 dark:bg-slate-800 dark:text-slate-200">
-            Retry in {formatClock(remaining)}
-          </p>
+          <>
+            {/* The stack is a live region: a clock ticking in it would be read out every second. */}
+            <p
+              aria-hidden
+              className="mt-2 inline-flex items-center gap-1.5 rounded-md bg-slate-100 px-2 py-0.5 font-mono text-xs font-medium text-slate-800 dark:bg-slate-800 dark:text-slate-200"
+            >
+              Retry in {formatClock(remaining)}
+            </p>
+            <span className="sr-only">You can retry at {formatTimeOfDay(n.retryAt!)}.</span>
+          </>
         ) : null}
       </div>
       <button
@@ -81,7 +88,9 @@ export function Toaster() {
   return (
     <div
       aria-live="polite"
-      className="pointer-events-none fixed inset-x-0 bottom-0 z-50 flex flex-col gap-2 p-3 pb-[max(0.75rem,env(safe-area-inset-bottom))] sm:inset-x-auto sm:bottom-0 sm:right-0 sm:w-[24rem] sm:p-5"
+      // Phone: at the top, clear of the sticky Create bar. Wider: bottom right; on a desktop,
+      // bottom left, under the create column, clear of the cards and their badges.
+      className="pointer-events-none fixed inset-x-0 top-0 z-50 flex flex-col gap-2 p-3 pt-[max(0.75rem,env(safe-area-inset-top))] sm:inset-x-auto sm:bottom-0 sm:right-0 sm:top-auto sm:w-[24rem] sm:p-5 lg:left-0 lg:right-auto"
     >
       {items.map((n) => (
         <Toast key={n.id} n={n} />

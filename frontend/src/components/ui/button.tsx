@@ -13,7 +13,7 @@ const variants: Record<Variant, string> = {
   ghost:
     'text-slate-700 hover:bg-slate-100 active:bg-slate-200 disabled:text-slate-400 dark:text-slate-300 dark:hover:bg-slate-800 dark:active:bg-slate-700',
   danger:
-    'bg-red-700 text-white shadow-sm hover:bg-red-800 active:bg-red-900 disabled:bg-slate-300 disabled:text-slate-600 dark:bg-red-500 dark:text-red-950 dark:hover:bg-red-400',
+    'bg-red-700 text-white shadow-sm hover:bg-red-800 active:bg-red-900 disabled:bg-slate-300 disabled:text-slate-600 dark:bg-red-400 dark:text-red-950 dark:hover:bg-red-300',
 };
 
 const sizes: Record<Size, string> = {

@@ -1,6 +1,6 @@
 import { Check, Copy } from 'lucide-react';
 import { useEffect, useRef, useState } from 'react';
-import { notify } from '@/components/notifications/store';
+import { notify } from '@/stores/notifications';
 import { cn } from '@/lib/cn';
 
 async function copyText(text: string): Promise<void> {

@@ -1,9 +1,10 @@
-import { act, render, screen } from '@testing-library/react';
+import { act, screen } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseRateLimit, parseRateLimitPolicy } from '@/api/rate-limit-headers';
 import { stubFetch } from '@/testing/fetch-stub';
+import { renderWithQuery } from '@/testing/render';
 import { QuotaBar } from './components/quota-bar';
-import { applyHeaders, applyPolicies, quotaStore, summarize } from './store';
+import { summarize, withHeaders, withPolicies } from './policies';
 
 describe('RateLimit headers (IETF httpapi draft)', () => {
   it('parses RateLimit-Policy and RateLimit lists', () => {
@@ -18,12 +19,14 @@ describe('RateLimit headers (IETF httpapi draft)', () => {
   });
 
   it('headers from any response update the quota', () => {
-    applyPolicies(
+    const known = withPolicies(
+      {},
       [{ name: 'creates_per_address', limit: 5, remaining: 3, reset: 1200, window: 3600, scope: 'address', description: '' }],
       0,
     );
-    applyHeaders(new Headers({ 'RateLimit-Policy': '"creates_per_address";q=5;w=3600', RateLimit: '"creates_per_address";r=2;t=1100' }), 1000);
-    expect(quotaStore.get().policies.creates_per_address).toMatchObject({ limit: 5, remaining: 2, resetAt: 1000 + 1_100_000 });
+    const next = withHeaders(known, new Headers({ 'RateLimit-Policy': '"creates_per_address";q=5;w=3600', RateLimit: '"creates_per_address";r=2;t=1100' }), 1000);
+    expect(next?.creates_per_address).toMatchObject({ limit: 5, remaining: 2, resetAt: 1000 + 1_100_000 });
+    expect(withHeaders(known, new Headers({ 'Content-Type': 'application/json' }), 1000)).toBeNull();
   });
 
   it('live count uses the tighter of the address and owner limits', () => {
@@ -54,7 +57,7 @@ describe('QuotaBar', () => {
         ],
       },
     });
-    render(<QuotaBar />);
+    renderWithQuery(<QuotaBar />);
     await act(async () => {
       await vi.advanceTimersByTimeAsync(0);
     });

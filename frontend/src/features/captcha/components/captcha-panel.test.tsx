@@ -43,7 +43,7 @@ describe('CaptchaPanel', () => {
     await waitFor(() => expect(onPassed).toHaveBeenCalledWith(expect.objectContaining({ token: 'pass-1' })));
     const req = vi.mocked(d.verifyChallenge).mock.calls[0][0];
     expect(req).toMatchObject({ challenge_id: 'ch-1', x: 133, input: 'pointer' });
-    expect(req.track.length).toBe(3);
+    expect(req.track?.length).toBe(3);
     // the nonce satisfies the server's rule for this challenge's salt and difficulty
     const hex = createHash('sha256').update(`s1:${req.pow_nonce}`).digest('hex');
     expect(leadingZeroBits(hex)).toBeGreaterThanOrEqual(6);

@@ -7,6 +7,14 @@ import { useCaptcha, type CaptchaDeps } from '../hooks/use-captcha';
 import { expectedAttempts } from '../pow/solve';
 import { SliderCaptcha, type SliderStatus } from './slider-captcha';
 
+/** The help fits the hand: a touch screen has no arrow keys (CSS picks, by the primary pointer). */
+const SLIDER_HELP = (
+  <>
+    <span className="[@media(pointer:coarse)]:hidden">Drag the handle, or focus it and use the arrow keys, until the piece fits its gap.</span>
+    <span className="hidden [@media(pointer:coarse)]:inline">Slide the handle with your finger until the piece fits its gap.</span>
+  </>
+);
+
 export interface CaptchaPanelProps {
   onPassed: (token: PassToken) => void;
   deps?: CaptchaDeps;
@@ -95,7 +103,8 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
               needs nothing from you. This path has stricter limits.
             </p>
           </div>
-          <div className="mt-4" aria-live="polite">
+          {/* Not a live region: the count of hashes changes many times a second. */}
+          <div className="mt-4">
             {challenge ? (
               <PowProgress attempts={flow.powAttempts} difficulty={challenge.pow.difficulty} done={flow.powDone} />
             ) : status === 'error' ? (
@@ -128,7 +137,7 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
             : status === 'passed'
               ? 'Verified. Creating your container…'
               : mode === 'slider'
-                ? 'Drag the handle, or focus it and use the arrow keys, until the piece fits its gap.'
+                ? SLIDER_HELP
                 : ''}
       </p>
 

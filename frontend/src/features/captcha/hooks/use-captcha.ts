@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { isApiError } from '@/api/errors';
 import type { CaptchaMode, Challenge, PassToken } from '@/api/types';
-import { notifyError } from '@/components/notifications/store';
+import { notifyError } from '@/stores/notifications';
 import { requestChallenge as defaultRequest, verifyChallenge as defaultVerify } from '../api/captcha';
 import type { SliderSubmission } from '../components/slider-captcha';
 import { runPowInWorker, type PowJob, type PowRunner } from '../pow/run-pow';

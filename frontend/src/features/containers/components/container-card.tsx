@@ -1,10 +1,13 @@
 import { Box, CircleAlert, ExternalLink, Timer, Trash2 } from 'lucide-react';
+import { Fragment } from 'react';
 import type { Container, PendingPhase } from '@/api/types';
 import { Button } from '@/components/ui/button';
 import { CopyButton } from '@/components/ui/copy-button';
 import { cn } from '@/lib/cn';
 import { formatClock, formatDurationWords } from '@/lib/time';
 import { StateBadge } from './state-badge';
+
+const address = (url: string) => url.replace(/^https?:\/\//, '');
 
 const PHASES: { key: PendingPhase; label: string }[] = [
   { key: 'queued', label: 'Queued' },
@@ -68,7 +71,7 @@ function Expiry({ c, now }: { c: Container; now: number }) {
         )}
       </p>
       {c.state === 'running' ? (
-        <div className="mt-2 h-1 w-full max-w-[14rem] overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" aria-hidden>
+        <div className="mt-2 h-1 w-full overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" aria-hidden>
           <div
             className={cn('h-full rounded-full', low ? 'bg-amber-500' : 'bg-emerald-600 dark:bg-emerald-400')}
             style={{ width: `${frac * 100}%` }}
@@ -138,10 +141,20 @@ export function ContainerCard({ container: c, templateTitle, now, onDelete }: Co
               href={c.url}
               target="_blank"
               rel="noopener noreferrer"
-              // A phone wraps the address rather than hide its end (the port, on a local stack).
-              className="min-w-0 flex-1 break-all py-1.5 font-mono text-sm sm:truncate sm:py-0 text-emerald-800 underline-offset-2 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
+              // A phone wraps the address rather than hide its end (the port, on a local stack),
+              // and only after a dot or a colon, never inside a word. (The name is the address
+              // itself, whatever the break opportunities do to how it is read.)
+              aria-label={address(c.url)}
+              className="min-w-0 flex-1 py-1.5 font-mono text-sm sm:truncate sm:py-0 text-emerald-800 underline-offset-2 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
             >
-              {c.url.replace(/^https?:\/\//, '')}
+              {address(c.url)
+                .split(/(?<=[.:])/)
+                .map((part, i) => (
+                  <Fragment key={i}>
+                    {i > 0 ? <wbr /> : null}
+                    {part}
+                  </Fragment>
+                ))}
             </a>
             <CopyButton text={c.url} label="Copy URL" />
             <a

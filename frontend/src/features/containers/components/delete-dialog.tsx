@@ -1,21 +1,18 @@
 import { Trash2 } from 'lucide-react';
-import { useState } from 'react';
 import type { Container } from '@/api/types';
 import { Button } from '@/components/ui/button';
 import { Dialog } from '@/components/ui/dialog';
-import { deleteContainer } from '../api/containers';
+import { useDeleteContainer } from '../api/mutations';
 
 export interface DeleteDialogProps {
   container: Container | null;
   onClose: () => void;
-  onDeleted: (c: Container) => void;
-  /** e.g. 404 (already gone): refresh the list; the error itself is already shown. */
-  onFailed?: () => void;
-  remove?: typeof deleteContainer;
 }
 
-export function DeleteDialog({ container, onClose, onDeleted, onFailed, remove = deleteContainer }: DeleteDialogProps) {
-  const [busy, setBusy] = useState(false);
+/** Asks first; the list shows the result (deleting, then deleted), any error is already reported. */
+export function DeleteDialog({ container, onClose }: DeleteDialogProps) {
+  const remove = useDeleteContainer();
+  const busy = remove.isPending;
   return (
     <Dialog
       open={!!container}
@@ -40,20 +37,8 @@ export function DeleteDialog({ container, onClose, onDeleted, onFailed, remove =
           variant="danger"
           loading={busy}
           icon={<Trash2 className="h-4 w-4" aria-hidden />}
-          onClick={async () => {
-            if (!container) return;
-            setBusy(true);
-            try {
-              const record = await remove(container.id);
-              onDeleted(record);
-              onClose();
-            } catch {
-              // already reported through the notification path
-              onFailed?.();
-              onClose();
-            } finally {
-              setBusy(false);
-            }
+          onClick={() => {
+            if (container) remove.mutate(container.id, { onSettled: onClose });
           }}
         >
           Delete container

@@ -1,4 +1,4 @@
-import { Box, Code, Cpu, Globe, MemoryStick, NotebookPen, SquareTerminal, type LucideIcon } from 'lucide-react';
+import { Box, Code, Globe, NotebookPen, SquareTerminal, type LucideIcon } from 'lucide-react';
 import type { Template } from '@/api/types';
 import { Button } from '@/components/ui/button';
 import { Skeleton } from '@/components/ui/skeleton';
@@ -26,9 +26,9 @@ export interface TemplatePickerProps {
 export function TemplatePicker({ templates, status, value, onChange, onRetry }: TemplatePickerProps) {
   if (status === 'loading' && !templates.length) {
     return (
-      <div className="grid gap-2" aria-busy="true" aria-label="Loading templates">
-        {[0, 1, 2].map((i) => (
-          <Skeleton key={i} className="h-[5.5rem] w-full rounded-xl" />
+      <div className="grid grid-cols-2 gap-2" aria-busy="true" aria-label="Loading templates">
+        {[0, 1, 2, 3].map((i) => (
+          <Skeleton key={i} className="h-[3.75rem] w-full rounded-xl" />
         ))}
       </div>
     );
@@ -46,10 +46,13 @@ export function TemplatePicker({ templates, status, value, onChange, onRetry }: 
   if (!templates.length) {
     return <p className="text-sm text-slate-600 dark:text-slate-400">No templates are offered right now.</p>;
   }
+  const chosen = templates.find((t) => t.name === value);
+  // Compact tiles, two to a row, so that Create stays in view; what the chosen one is and runs
+  // is said once, under them.
   return (
-    <fieldset className="min-w-0">
+    <fieldset className="min-w-0" aria-describedby="template-detail">
       <legend className="sr-only">Template</legend>
-      <div className="grid gap-2">
+      <div className="grid grid-cols-2 gap-2">
         {templates.map((t) => {
           const Icon = iconFor(t);
           const checked = value === t.name;
@@ -57,64 +60,47 @@ export function TemplatePicker({ templates, status, value, onChange, onRetry }: 
             <label
               key={t.name}
               className={cn(
-                'group relative flex min-w-0 cursor-pointer gap-3 rounded-xl border p-3 transition-colors motion-reduce:transition-none',
+                'flex h-[3.75rem] min-w-0 cursor-pointer items-center gap-2.5 rounded-xl border px-2.5 transition-colors motion-reduce:transition-none',
                 'has-[:focus-visible]:outline has-[:focus-visible]:outline-2 has-[:focus-visible]:outline-offset-2 has-[:focus-visible]:outline-emerald-600',
                 checked
                   ? 'border-emerald-600 bg-emerald-50/70 ring-1 ring-emerald-600 dark:border-emerald-500 dark:bg-emerald-400/10 dark:ring-emerald-500'
                   : 'border-slate-200 hover:border-slate-300 hover:bg-slate-50 dark:border-slate-800 dark:hover:border-slate-700 dark:hover:bg-slate-800/50',
               )}
             >
-              <input
-                type="radio"
-                name="template"
-                value={t.name}
-                checked={checked}
-                onChange={() => onChange(t.name)}
-                className="sr-only"
-              />
+              <input type="radio" name="template" value={t.name} checked={checked} onChange={() => onChange(t.name)} className="sr-only" />
               <span
                 aria-hidden
                 className={cn(
-                  'flex h-10 w-10 shrink-0 items-center justify-center rounded-lg',
+                  'flex h-8 w-8 shrink-0 items-center justify-center rounded-lg',
                   checked ? 'bg-emerald-700 text-white dark:bg-emerald-500 dark:text-emerald-950' : 'bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300',
                 )}
               >
-                <Icon className="h-5 w-5" />
+                <Icon className="h-4 w-4" />
               </span>
-              <span className="min-w-0 flex-1">
-                <span className="flex items-center justify-between gap-2">
-                  <span className="font-semibold text-slate-900 dark:text-white">{t.title}</span>
-                  <span
-                    aria-hidden
-                    className={cn(
-                      'flex h-5 w-5 shrink-0 items-center justify-center rounded-full border-2',
-                      checked ? 'border-emerald-700 dark:border-emerald-400' : 'border-slate-300 dark:border-slate-600',
-                    )}
-                  >
-                    {checked ? <span className="h-2.5 w-2.5 rounded-full bg-emerald-700 dark:bg-emerald-400" /> : null}
-                  </span>
-                </span>
-                <span className="mt-0.5 line-clamp-2 block text-sm text-slate-600 dark:text-slate-400">{t.description}</span>
-                <span className="mt-2 flex flex-wrap gap-x-3 gap-y-1 text-xs text-slate-600 dark:text-slate-400">
-                  <span className="inline-flex items-center gap-1">
-                    <Cpu className="h-3.5 w-3.5" aria-hidden />
-                    <span className="sr-only">CPU</span>
-                    {t.cpu}
-                  </span>
-                  <span className="inline-flex items-center gap-1">
-                    <MemoryStick className="h-3.5 w-3.5" aria-hidden />
-                    <span className="sr-only">Memory</span>
-                    {t.memory}
-                  </span>
-                </span>
-                <span className="mt-1 block truncate font-mono text-xs text-slate-500 dark:text-slate-400" title={t.image}>
-                  {t.image.split('@')[0]}
+              <span className="min-w-0">
+                <span className="block truncate text-sm font-semibold text-slate-900 dark:text-white">{t.title}</span>
+                <span className="block truncate text-xs text-slate-600 dark:text-slate-400">
+                  <span className="sr-only">CPU </span>
+                  {t.cpu}
+                  <span aria-hidden> · </span>
+                  <span className="sr-only">, memory </span>
+                  {t.memory}
                 </span>
               </span>
             </label>
           );
         })}
       </div>
+      <p id="template-detail" className="mt-2 h-12 overflow-hidden px-1 text-xs text-slate-600 dark:text-slate-400">
+        {chosen ? (
+          <>
+            <span className="line-clamp-2">{chosen.description}</span>
+            <span className="block truncate font-mono text-slate-500 dark:text-slate-400" title={chosen.image}>
+              {chosen.image.split('@')[0]}
+            </span>
+          </>
+        ) : null}
+      </p>
     </fieldset>
   );
 }

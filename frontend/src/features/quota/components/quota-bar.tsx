@@ -2,8 +2,8 @@ import { Boxes, RotateCcw, Sparkles } from 'lucide-react';
 import { useNowMs } from '@/hooks/use-now';
 import { cn } from '@/lib/cn';
 import { formatClock } from '@/lib/time';
-import { useQuota } from '../hooks/use-quota';
-import type { PolicyState } from '../store';
+import { useQuota } from '../api/rate-limit';
+import { resetIn } from '../policies';
 
 function Meter({ used, limit }: { used: number; limit: number }) {
   return (
@@ -30,12 +30,6 @@ function Chip({ children, label, className }: { children: React.ReactNode; label
       {children}
     </li>
   );
-}
-
-function resetIn(p: PolicyState | undefined, now: number): number | null {
-  if (!p?.resetAt) return null;
-  const s = Math.ceil((p.resetAt - now) / 1000);
-  return s > 0 ? s : null;
 }
 
 /** "3 of 5 creates left · resets in 19:58 · 1 of 3 live": the caller's quota at a glance. */
