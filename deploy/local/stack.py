@@ -46,7 +46,6 @@ FUNCTIONS = ("captcha", "containers", "ratelimit")
 LOCAL_WORKER_TIMINGS = {
     "SPROUT_WORKER_LINGER": "5",
     "SPROUT_WORKER_CLAIM_MIN_IDLE": "8",
-    "SPROUT_WORKER_BACKOFF_MAX": "4",
     "SPROUT_WORKER_LOST_AFTER": "30",
 }
 
