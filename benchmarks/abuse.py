@@ -73,7 +73,7 @@ SAMPLE = 0.25  # s: how often the slots held are sampled
 TODAY = {  # the network limits and the line off
     "SPROUT_LIMIT_CREATES_PER_NETWORK": "1000000",
     "SPROUT_LIMIT_LIVE_PER_NETWORK": "1000000",
-    "SPROUT_LIMIT_NETWORK_SHARE": "1",
+    "SPROUT_LIMIT_NETWORK_SHARE_PERCENT": "100",
     "SPROUT_LIMIT_LINE_LENGTH": "0",
 }
 
@@ -425,7 +425,7 @@ def report(options: argparse.Namespace, runs: dict[str, Figures]) -> None:
         ("honest success rate", lambda f: f"{f.success:.2f}"),
         ("honest wait p50, s (click to running)", lambda f: f"{f.wait_p50:.2f}"),
         ("honest wait p95, s", lambda f: f"{f.wait_p95:.2f}"),
-        ("bots' share of capacity", lambda f: f"{f.bot_share:.2f}"),
+        ("bots' share of capacity", lambda f: f"{f.bot_share:.3f}"),
         ("bots' creates / passes solved", lambda f: f"{f.bot_creates} / {f.bot_passes}"),
         ("bots' proof-of-work CPU, s", lambda f: f"{f.bot_cpu:.1f}"),
         ("bots' CPU s per container-hour held", lambda f: f"{f.bot_cpu_per_container_hour:.1f}"),
@@ -450,7 +450,7 @@ def report(options: argparse.Namespace, runs: dict[str, Figures]) -> None:
     ))  # fmt: skip
     print(
         f"abuse: honest_success={new.success:.2f} honest_wait_p95_s={new.wait_p95:.2f}"
-        f" bot_share={new.bot_share:.2f}"
+        f" bot_share={new.bot_share:.3f}"
         f" bot_cpu_s_per_container={new.bot_cpu_per_container_hour:.1f}"
     )
 

@@ -3,7 +3,7 @@ import { fileURLToPath, URL } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
-// The local gateway (DESIGN §11) listens here and routes API paths like Traefik does.
+// The local gateway (deploy/local/gateway.py) listens here and routes API paths like Traefik does.
 const gateway = process.env.SPROUT_GATEWAY ?? 'http://127.0.0.1:8080';
 const apiPaths = ['/captcha', '/containers', '/rate-limit'];
 

@@ -7,11 +7,14 @@ with values. A missing or invalid value raises `ConfigError` naming the variable
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import itertools
 import json
 import math
+import os
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
@@ -372,12 +375,34 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 def load(cls: type[SettingsT], **values: Any) -> SettingsT:
     """Build a settings class from the environment (and `values`), or raise `ConfigError`."""
+    unknown = unknown_variables(cls, os.environ)
+    if unknown:
+        raise ConfigError("Sprout cannot start: " + "; ".join(unknown))
     try:
         return cls(**values)
     except ValidationError as exc:
         raise ConfigError(describe_errors(cls, exc)) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{cls.__name__}: a variable holds invalid JSON: {exc}") from None
+
+
+def unknown_variables(cls: type[BaseSettings], environ: Mapping[str, str]) -> list[str]:
+    """Variables under a class's own prefix (SPROUT_LIMIT_, ...) that name none of its settings.
+
+    A misspelt or retired setting would otherwise be ignored without a word, and the
+    deployment would run on a default its operator meant to change. The shared prefix
+    SPROUT_ is left alone: several classes read from it."""
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    if prefix == "SPROUT_":
+        return []
+    known = {prefix + name.upper() for name in cls.model_fields}
+    problems = []
+    for variable in sorted(name for name in environ if name.upper().startswith(prefix)):
+        if variable.upper() not in known:
+            close = difflib.get_close_matches(variable.upper(), known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{variable} is not a setting{hint}")
+    return problems
 
 
 def describe_errors(cls: type[BaseSettings], exc: ValidationError) -> str:

@@ -192,7 +192,7 @@ def job_starter(
         log_file.flush()
         try:
             return subprocess.Popen(
-                list(command), env={**os.environ, **env, "SPROUT_WORKER_JOB": str(number)},
+                list(command), env={**os.environ, **env},
                 stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
         finally:

@@ -1,4 +1,4 @@
-"""What a container is on the cluster: a Pod, a ClusterIP Service and an Ingress (DESIGN §8).
+"""What a container is on the cluster: a Pod, a ClusterIP Service and an Ingress.
 
 Pure functions of the record, the template and the settings (and `now`, for the pod's
 remaining lifetime): no API calls, no clock. Tests compare their whole serialized output.

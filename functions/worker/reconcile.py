@@ -1,4 +1,4 @@
-"""Close the gap between what Redis asked for and what runs on the cluster (DESIGN §2, §7).
+"""Close the gap between what Redis asked for and what runs on the cluster.
 
 Run by every job when it starts, again while it runs every `reconcile_interval`, and when a
 job reads a `reconcile` tick. In order:

@@ -1,6 +1,6 @@
 """The worker's side of the `container_events` stream and its `workers` consumer group.
 
-Rules this module keeps (DESIGN §5, §7):
+Rules this module keeps (docs/data-model.md, "The stream"):
 - An entry is deleted (XACK then XDEL, in one transaction) only after it was handled, so only
   delivered entries are ever deleted and the group's lag, which KEDA reads, stays exact.
   Nothing here trims the stream.

@@ -17,7 +17,7 @@ from shared import logs, metrics
 from shared.context import Context, LazyContext
 from shared.errors import ConfigError
 from shared.http import Call, Route, Routes, serve
-from shared.settings import ApiSettings, TemplateSettings, load
+from shared.settings import ApiSettings, LimitSettings, TemplateSettings, load
 from tests.apps import function_app
 
 
@@ -92,6 +92,22 @@ def test_missing_configuration_is_named_and_answered_503(monkeypatch) -> None:
         )
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "misconfigured"
+
+
+def test_a_misspelt_or_retired_setting_stops_the_start_with_its_name(monkeypatch) -> None:
+    # Ignored, it would leave the deployment on the default its operator meant to change.
+    monkeypatch.setenv("SPROUT_LIMIT_NETWORK_SHARE", "100")
+    monkeypatch.setenv("SPROUT_LIMIT_CAPACITY", "7")
+    with pytest.raises(ConfigError, match=(
+        r"SPROUT_LIMIT_NETWORK_SHARE is not a setting "
+        r"\(did you mean SPROUT_LIMIT_NETWORK_SHARE_PERCENT\?\)$"
+    )):  # fmt: skip
+        load(LimitSettings)
+    monkeypatch.delenv("SPROUT_LIMIT_NETWORK_SHARE")
+    assert load(LimitSettings).capacity == 7
+    # The bare prefix is shared by several classes: none of them can tell its own variables.
+    monkeypatch.setenv("SPROUT_SOMETHING_ELSE", "1")
+    load(LimitSettings)
 
 
 def environ(path: str, method: str = "GET") -> dict[str, Any]:

@@ -1,5 +1,5 @@
 /**
- * The proof-of-work rule shared with the server (DESIGN §9):
+ * The proof-of-work rule shared with the server (docs/abuse.md):
  * find the smallest decimal nonce n = 0, 1, 2, ... such that SHA-256(UTF-8(salt + ":" + n))
  * has at least `difficulty` leading zero bits.
  *
