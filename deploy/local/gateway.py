@@ -214,7 +214,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 self.serve_address_page(container.group(1))
             return
         service = self.server.service_for(path)
-        if path == "/" + ADDRESS_PAGE:
+        if urllib.parse.unquote(path).lstrip("/") == ADDRESS_PAGE:
             self.send_json(404, "not_found", f"No such file: {path}")  # nginx: `internal`
         elif service is None:
             self.send_json(404, "not_found", f"No route for {path}")
@@ -306,6 +306,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         """<id>.localhost: where Traefik routes to the container's pod, or to the address page."""
         root = self.server.static_dir
         page_file = root / ADDRESS_PAGE if root else None
+        self.discard_body()  # what a client sent the container, before the answer
         if page_file is None or not page_file.is_file():
             self.send_json(503, "frontend_missing", "The frontend is not built (npm run build)")
             return
@@ -332,6 +333,17 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def discard_body(self) -> None:
+        """Read a request body nobody will use, so the kept-alive connection stays in step."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if 0 <= length <= MAX_BODY:
+            self.rfile.read(length)
+        else:
+            self.close_connection = True  # too much, or no telling where it ends
 
     def send_json(self, status: int, code: str, message: str) -> None:
         data = json.dumps({"error": {"code": code, "message": message}}).encode()

@@ -4,6 +4,7 @@ address page of every container's address (with its case read from the record in
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import re
 import shutil
@@ -213,6 +214,15 @@ def test_an_ended_containers_address_is_410_gone_and_says_how_it_ended(
         assert status == 410 and page_case(body) == case, method
     status, headers, body = fetch(addresses + "/", "HEAD", {"Host": ADDRESS})
     assert status == 410 and body == b"" and int(headers["Content-Length"]) > 1000
+    # A body sent to the dead address is read and dropped: the next request on the same
+    # kept-alive connection is answered in step.
+    host, port = addresses.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    for body in (b'{"a": 1}' * 100, b""):
+        connection.request("POST", "/api", body=body, headers={"Host": ADDRESS})
+        answer = connection.getresponse()
+        assert answer.status == 410 and page_case(answer.read()) == case
+    connection.close()
 
 
 def test_an_id_that_never_existed_is_404(addresses: str, redis_client: redis.Redis) -> None:
@@ -245,8 +255,9 @@ def test_redis_down_is_a_503_in_the_error_shape(tmp_path: Path) -> None:
 
 def test_the_address_page_is_not_a_page_of_the_site(gateway: str) -> None:
     """As nginx's `internal`: the page only answers on containers' addresses."""
-    status, _, body = fetch(gateway + "/address.html")
-    assert status == 404 and json.loads(body)["error"]["code"] == "not_found"
+    for path in ("/address.html", "//address.html", "/%61ddress.html"):
+        status, _, body = fetch(gateway + path)
+        assert status == 404 and json.loads(body)["error"]["code"] == "not_found", path
 
 
 def test_text_is_compressed_as_the_clusters_nginx_compresses_it(gateway: str) -> None:
