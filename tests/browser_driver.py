@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis
-from playwright.sync_api import ConsoleMessage, Locator, Page, Response
+import requests
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Response
 
-from shared import keys
+from deploy.manifests import route_table
+from shared import identity, keys
 from tests.captcha_bots import Drag, human_drag
+from tests.stack_driver import RunningStack, Visitor
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -162,10 +165,15 @@ class PageDriver:
                 # The colours are read settled, not halfway through a transition from the other
                 # scheme's: reduced motion, and every running transition waited out.
                 self.page.emulate_media(color_scheme=scheme, reduced_motion="reduce")  # type: ignore[arg-type]
+                # Two frames first: the new scheme's styles are computed and painted (a colour
+                # read in the same task could still be the other scheme's), then any transition
+                # those styles started is waited out.
                 self.page.evaluate(
-                    """() => Promise.all(document.getAnimations()
-                        .filter((a) => a instanceof CSSTransition)
-                        .map((a) => a.finished.catch(() => undefined)))"""
+                    """() => new Promise((done) =>
+                        requestAnimationFrame(() => requestAnimationFrame(done)))
+                        .then(() => Promise.all(document.getAnimations()
+                            .filter((a) => a instanceof CSSTransition)
+                            .map((a) => a.finished.catch(() => undefined))))"""
                 )
                 result = self.page.evaluate(
                     "() => axe.run(document, { resultTypes: ['violations'] })"
@@ -269,3 +277,84 @@ class PageDriver:
                 [role, name],
             )
         )
+
+
+# ---- other people and other browsers ---------------------------------------------------------
+
+
+class FromAddress(requests.Session):
+    """HTTP from another address: straight to the functions, saying in `X-Real-Ip` where it
+    comes from, as the gateway says it (the functions believe their loopback proxy)."""
+
+    def __init__(self, functions: Mapping[str, str], address: str) -> None:
+        super().__init__()
+        self.functions = dict(functions)
+        self.routes = route_table()
+        self.address = address
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        parts = urlsplit(str(url))
+        service = next(name for prefix, name in self.routes if parts.path.startswith(prefix))
+        target = self.functions[service] + parts.path + (f"?{parts.query}" if parts.query else "")
+        kwargs["headers"] = {**(kwargs.get("headers") or {}), "X-Real-Ip": self.address}
+        return super().request(method, target, *args, **kwargs)
+
+
+@dataclass
+class Crowd:
+    """The people around the page: other browsers on its address, neighbours on its network.
+
+    Each creates through the real API, solving the puzzle as a person would. `reset` ends the
+    scene: every container anyone made (the pages' too) is deleted by its owner, and the limits'
+    windows are emptied, as if the hour had passed.
+    """
+
+    stack: RunningStack
+    redis: redis.Redis
+    members: list[Visitor] = field(default_factory=list)
+
+    def other_browser(self) -> Visitor:
+        """Another browser on the page's own address (through the gateway, as the page goes)."""
+        visitor = Visitor(self.stack.url, self.redis, seed=len(self.members) + 11)
+        self.members.append(visitor)
+        return visitor
+
+    def neighbour(self, address: str) -> Visitor:
+        """Someone at another address of the page's network (127.0.0.0/24)."""
+        functions = {
+            part["name"]: part["address"]
+            for part in self.stack.description["parts"]
+            if str(part["address"]).startswith("http://")
+        }
+        visitor = Visitor("", self.redis, seed=len(self.members) + 11)
+        visitor.http.close()
+        visitor.http = FromAddress(functions, address)
+        self.members.append(visitor)
+        return visitor
+
+    def create(self, visitor: Visitor, *, keep: bool = True) -> dict[str, Any]:
+        """One container for `visitor`: kept live, or deleted at once (its create still counts)."""
+        response = visitor.create()
+        assert response.status_code == 202, response.text
+        record: dict[str, Any] = response.json()
+        if not keep:
+            assert visitor.delete(f"/containers/{record['id']}").status_code == 202
+        return record
+
+    def reset(self, browser: Browser) -> None:
+        owners = list(self.members)
+        for context in browser.contexts:
+            for cookie in context.cookies():
+                if cookie["name"] == identity.OWNER_COOKIE:
+                    page_owner = Visitor(self.stack.url, self.redis)
+                    page_owner.http.cookies.set(identity.OWNER_COOKIE, cookie["value"])
+                    owners.append(page_owner)
+        for owner in owners:
+            listed = owner.get("/containers")
+            for record in listed.json()["containers"] if listed.status_code == 200 else []:
+                if record["state"] in ("pending", "running", "failed"):
+                    owner.delete(f"/containers/{record['id']}")
+            owner.close()
+        for key in self.redis.scan_iter(f"{keys.PREFIX}rl:*"):
+            self.redis.delete(key)
+        self.members.clear()

@@ -62,18 +62,23 @@ def test_every_state_passes_axe_and_the_limit_is_announced_once(
     page.get_by_role("button", name="Keep it").click()
     expect(page.get_by_role("dialog")).to_be_hidden()
 
-    # The one create of the hour is spent: Create says why it is off, and when it opens again.
-    create = page.get_by_role("button", name="Create nginx")
-    expect(create).to_be_disabled()
+    # The one create of the hour is spent: Create says which limit, and when it opens again.
+    create = page.get_by_role("button", name=re.compile(r"^Hourly limit reached — opens at \d"))
+    expect(create).to_be_disabled()  # aria-disabled: off, yet it keeps the keyboard's focus
     hint = page.locator("#create-hint")
-    expect(hint).to_have_text(re.compile(r"^Create limit reached\. Resets in \d+:\d\d"))
+    expect(hint).to_have_text(
+        re.compile(r"^Your address may start 1 container an hour\. Opens in \d+:\d\d\.$")
+    )
     assert create.get_attribute("aria-describedby") == "create-hint"
     assert driver.axe_violations() == [], "Create blocked by the hourly limit"
 
     # Heard once: the card's live region says when it opens (a time of day) and stays put while
     # the clock under the button ticks, which is in no live region.
     announced = page.locator("#create-status")
-    expect(announced).to_have_text(re.compile(r"^Create limit reached\. It resets at \d"))
+    expect(announced).to_have_text(
+        re.compile(r"^Hourly limit reached\. Your address may start 1 container an hour\. "
+                   r"It opens again at \d")
+    )  # fmt: skip
     heard = announced.text_content()
     page.wait_for_function(
         "(before) => document.querySelector('#create-hint').textContent !== before",

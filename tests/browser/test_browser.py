@@ -45,7 +45,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 def quota(page: Page) -> tuple[int, int]:
     """(creates left, live containers) as the header shows them."""
     creates = page.get_by_label(re.compile(r"^\d+ of \d+ creates left")).get_attribute("aria-label")
-    live = page.get_by_label(re.compile(r"^\d+ of \d+ live containers")).get_attribute("aria-label")
+    live = page.get_by_label(re.compile(r"^\d+ of \d+ live (in|from|on) ")).first.get_attribute(
+        "aria-label"
+    )
     assert creates and live
     return int(creates.split()[0]), int(live.split()[0])
 

@@ -27,32 +27,52 @@ async function failAndRender(...responses: Parameters<typeof stubFetch>) {
 }
 
 describe('API errors reach the visitor through one notification path', () => {
-  it('429 rate_limited: which limit, and when to retry, with a live countdown', async () => {
+  it('429 rate_limited: which limit by its name, the rest in the server\'s words, no countdown of its own', async () => {
     const { error, toast } = await failAndRender({
       status: 429,
       headers: { 'Retry-After': '1194' },
-      body: { error: { code: 'rate_limited', message: 'Too many creates', details: { policy: 'creates_per_address', retry_after: 1194 } } },
+      body: {
+        error: {
+          code: 'rate_limited',
+          message: 'Hourly limit reached: 5 new containers an hour from your address. It opens again in 20 minutes.',
+          details: { policy: 'creates_per_address', retry_after: 1194 },
+        },
+      },
     });
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ kind: 'http', status: 429, code: 'rate_limited', retryAfter: 1194 });
     const t = within(toast());
-    expect(t.getByText('Slow down a little')).toBeInTheDocument();
-    expect(t.getByText(/limit on containers created from your network/)).toHaveTextContent(/try again in 20 minutes \(at .+\)/);
-    expect(t.getByText(/Retry in/)).toHaveTextContent('Retry in 19:54');
-    act(() => {
-      vi.advanceTimersByTime(4000);
-    });
-    expect(t.getByText(/Retry in/)).toHaveTextContent('Retry in 19:50');
+    expect(t.getByText('Hourly limit reached')).toBeInTheDocument();
+    // The title is not said twice; the Create button and the quota say when it opens.
+    expect(t.getByText('5 new containers an hour from your address. It opens again in 20 minutes.')).toBeInTheDocument();
+    expect(t.queryByText(/Retry in/)).toBeNull();
+  });
+
+  it('429: each policy has its own title; an unknown one or none reads "Limit reached"', () => {
+    const refusal = (policy?: string) =>
+      describeError(
+        new ApiError({ kind: 'http', status: 429, code: 'rate_limited', message: 'm', details: policy ? { policy } : undefined, retryAfter: 60 }),
+      ).title;
+    expect(refusal('creates_per_network')).toBe("Your network's hourly limit reached");
+    expect(refusal('live_per_owner')).toBe('Live limit reached');
+    expect(refusal('live_per_network')).toBe("Your network's live limit reached");
+    expect(refusal('network_share')).toBe("Your network's share is in use");
+    expect(refusal('pow_creates_per_address')).toBe('Limit without the puzzle reached');
+    expect(refusal('challenges_per_address')).toBe('Too many puzzles');
+    expect(refusal('places_per_address')).toBe("Your address's places in line are taken");
+    expect(refusal('places_per_network')).toBe("Your network's places in line are taken");
+    expect(refusal('something_new')).toBe('Limit reached');
+    expect(refusal()).toBe('Limit reached');
   });
 
   it('429 without details falls back to the Retry-After header (seconds or HTTP date)', async () => {
     const { error } = await failAndRender({
       status: 429,
       headers: { 'Retry-After': new Date(T0 + 90_000).toUTCString() },
-      body: { error: { code: 'rate_limited', message: 'slow down' } },
+      body: { error: { code: 'rate_limited', message: '' } },
     });
     expect(error.retryAfter).toBe(90);
-    expect(screen.getByText(/try again in 90 seconds/)).toBeInTheDocument();
+    expect(screen.getByText('Try again in 90 seconds.')).toBeInTheDocument();
   });
 
   it('503 capacity_full: Sprout is full, try later', async () => {

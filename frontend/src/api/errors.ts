@@ -56,11 +56,22 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-const POLICY_WORDS: Record<string, string> = {
-  creates_per_address: 'containers created from your network',
-  live_per_address: 'live containers from your network',
-  live_per_owner: 'live containers you can have at once',
-  challenges_per_address: 'puzzles requested from your network',
+/**
+ * What each limit is called when it refuses something. The server's message says the rest in its
+ * own words (the limit, whose it is, when it opens), one per policy.
+ */
+export const POLICY_TITLES: Record<string, string> = {
+  creates_per_address: 'Hourly limit reached',
+  creates_per_network: "Your network's hourly limit reached",
+  pow_creates_per_address: 'Limit without the puzzle reached',
+  live_per_owner: 'Live limit reached',
+  live_per_address: "Your address's live limit reached",
+  live_per_network: "Your network's live limit reached",
+  network_share: "Your network's share is in use",
+  challenges_per_address: 'Too many puzzles',
+  capacity: 'Sprout is full',
+  places_per_address: "Your address's places in line are taken",
+  places_per_network: "Your network's places in line are taken",
 };
 
 function detailsRecord(details: unknown): Record<string, unknown> {
@@ -134,13 +145,16 @@ export function describeError(error: unknown, now = Date.now()): ErrorDescriptio
   const details = detailsRecord(e.details);
   switch (e.code) {
     case 'rate_limited': {
-      const policy = typeof details.policy === 'string' ? details.policy : null;
-      const what = policy && POLICY_WORDS[policy] ? ` on ${POLICY_WORDS[policy]}` : '';
+      const policy = typeof details.policy === 'string' ? details.policy : '';
+      const title = POLICY_TITLES[policy] ?? 'Limit reached';
+      // The page shows when the limit opens again on the Create button and in the quota: the
+      // notice says which limit, in the server's words, and does not count down itself.
+      const message = e.message.startsWith(`${title}: `) ? e.message.slice(title.length + 2) : e.message;
       return {
-        title: 'Slow down a little',
-        message: `You reached the limit${what}. ${when ? `You can try again ${when}.` : 'Please try again later.'}`,
+        title,
+        message: message || (when ? `Try again ${when}.` : 'Please try again later.'),
         tone: 'warning',
-        retryAt,
+        retryAt: null,
       };
     }
     case 'capacity_full':

@@ -21,3 +21,4 @@ export type PassToken = Schemas['CaptchaPass'];
 export type RateLimitPolicy = Schemas['Policy'];
 export type RateLimitResponse = Schemas['RateLimitStatus'];
 export type ErrorBody = Schemas['ErrorBody'];
+export type OtherContainer = Schemas['OtherContainer'];

@@ -83,7 +83,7 @@ describe('App: the whole create flow against the API contract', () => {
     const create = requests.find((r) => r.url === '/containers' && r.method === 'POST')!;
     expect(create.body).toEqual({ template: 'python', captcha_token: 'pass-xyz' });
     // the RateLimit header of the create answer updated the header's quota
-    await waitFor(() => expect(screen.getByLabelText('4 of 5 creates left this hour')).toBeInTheDocument());
+    await waitFor(() => expect(screen.getByLabelText('4 of 5 creates left this hour from your address')).toBeInTheDocument());
 
     fireEvent.click(within(card).getByRole('button', { name: 'Delete container c-new' }));
     const confirm = await screen.findByRole('dialog', { name: 'Delete this container?' }, { timeout: 10_000 });
@@ -92,12 +92,18 @@ describe('App: the whole create flow against the API contract', () => {
     expect(requests.some((r) => r.method === 'DELETE' && r.url === '/containers/c-new')).toBe(true);
   });
 
-  it('a 429 on create is explained and the Create button waits until the retry time', async () => {
+  it('a 429 on create is explained in its policy\'s words, and the Create button says which limit and when it opens', async () => {
     backend({
       create: {
         status: 429,
-        headers: { 'Retry-After': '300' },
-        body: { error: { code: 'rate_limited', message: 'Too many', details: { policy: 'creates_per_address', retry_after: 300 } } },
+        headers: { 'Retry-After': '300', 'RateLimit-Policy': '"creates_per_address";q=5;w=3600', RateLimit: '"creates_per_address";r=0;t=300' },
+        body: {
+          error: {
+            code: 'rate_limited',
+            message: 'Hourly limit reached: 5 new containers an hour from your address. It opens again in 5 minutes.',
+            details: { policy: 'creates_per_address', retry_after: 300 },
+          },
+        },
       },
     });
     renderWithQuery(<App />);
@@ -105,11 +111,90 @@ describe('App: the whole create flow against the API contract', () => {
     const slider = await within(await screen.findByRole('dialog', {}, { timeout: 10_000 })).findByRole('slider');
     fireEvent.keyDown(slider, { key: 'PageUp' });
     fireEvent.keyDown(slider, { key: 'Enter' });
-    expect(await screen.findByText('Slow down a little')).toBeInTheDocument();
-    expect(screen.getByText(/You can try again in 5 minutes/)).toBeInTheDocument();
-    await waitFor(() => expect(screen.getByRole('button', { name: 'Create Static web server' })).toBeDisabled());
-    expect(screen.getByText(/^Limit reached. Try again in (4:5\d|5:0\d)$/)).toBeInTheDocument();
+    const toast = within(await screen.findByTestId('toast'));
+    expect(toast.getByText('Hourly limit reached')).toBeInTheDocument();
+    expect(toast.getByText('5 new containers an hour from your address. It opens again in 5 minutes.')).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    const create = await screen.findByRole('button', { name: /^Hourly limit reached — opens at / });
+    expect(create).toHaveAttribute('aria-disabled', 'true');
+    expect(create).toHaveAttribute('aria-describedby', 'create-hint');
+    expect(screen.getByText(/^Your address may start 5 containers an hour\. Opens in (4:5\d|5:00)\.$/)).toBeInTheDocument();
     expect(screen.queryByTestId('container-c-new')).not.toBeInTheDocument();
+  });
+
+  it('asks the quota again before the puzzle: a limit that closed meanwhile is said, and no puzzle is asked for', async () => {
+    const now = Date.now() / 1000;
+    let closed = false;
+    const { requests } = routeFetch((req) => {
+      if (req.url === '/containers/templates') return { status: 200, body: { templates, lifetime: 3600, cluster: { simulated: false } } };
+      if (req.url === '/containers') return { status: 200, body: { containers: [] } };
+      if (req.url === '/rate-limit')
+        return {
+          status: 200,
+          body: {
+            policies: [
+              { name: 'live_per_network', limit: 10, remaining: closed ? 0 : 4, reset: 900, window: null, scope: 'network', description: '' },
+            ],
+            others: closed ? Array.from({ length: 10 }, () => ({ scope: 'network', expires_at: now + 900 })) : [],
+          },
+        };
+      return undefined;
+    });
+    renderWithQuery(<App />);
+    const create = await screen.findByRole('button', { name: 'Create Static web server' });
+    closed = true; // a neighbour took the network's last place meanwhile
+    fireEvent.click(create);
+    expect(await screen.findByRole('button', { name: /^Your network's live limit reached — opens by / })).toBe(create);
+    expect(document.getElementById('create-status')).toHaveTextContent(/^Your network's live limit reached\. Your network may have 10 containers at once/);
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+    expect(requests.filter((r) => r.url === '/rate-limit')).toHaveLength(2);
+    expect(requests.some((r) => r.url === '/captcha/request')).toBe(false);
+    fireEvent.click(create); // off: nothing happens, not even a check
+    expect(requests.filter((r) => r.url === '/rate-limit')).toHaveLength(2);
+  });
+
+  it('asks the quota again when the window regains focus or the tab becomes visible, however fresh it is', async () => {
+    const { requests } = backend();
+    renderWithQuery(<App />);
+    await screen.findByRole('button', { name: 'Create Static web server' });
+    const asked = () => requests.filter((r) => r.url === '/rate-limit').length;
+    const before = asked();
+    act(() => {
+      window.dispatchEvent(new Event('focus'));
+    });
+    await waitFor(() => expect(asked()).toBe(before + 1));
+    act(() => {
+      window.dispatchEvent(new Event('visibilitychange'));
+    });
+    await waitFor(() => expect(asked()).toBe(before + 2));
+  });
+
+  it('a puzzle refused by a limit closes the dialog rather than leave a puzzle nobody should solve', async () => {
+    const now = Date.now() / 1000;
+    routeFetch((req) => {
+      if (req.url === '/containers/templates') return { status: 200, body: { templates, lifetime: 3600, cluster: { simulated: false } } };
+      if (req.url === '/containers') return { status: 200, body: { containers: [] } };
+      if (req.url === '/rate-limit') return { status: 200, body: { policies: [], others: [] } };
+      if (req.url === '/captcha/request')
+        return {
+          status: 429,
+          headers: { 'Retry-After': '600', 'RateLimit-Policy': '"creates_per_network";q=30;w=3600', RateLimit: '"creates_per_network";r=0;t=600' },
+          body: {
+            error: {
+              code: 'rate_limited',
+              message: 'Hourly limit reached for your network: 30 new containers an hour from addresses near yours.',
+              details: { policy: 'creates_per_network', retry_after: 600 },
+            },
+          },
+        };
+      return undefined;
+    });
+    renderWithQuery(<App />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Create Static web server' }));
+    expect(await screen.findByText("Your network's hourly limit reached", {}, { timeout: 10_000 })).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(await screen.findByRole('button', { name: /^Your network's hourly limit reached — opens at / })).toHaveAttribute('aria-disabled', 'true');
+    void now;
   });
 
   it('fills index.html: the first screen in one pass once the three first answers are in, the header slots in place', async () => {
@@ -133,7 +218,7 @@ describe('App: the whole create flow against the API contract', () => {
     // One pass: no placeholder anywhere, every answer shown.
     expect(document.querySelector('[data-placeholder], [aria-busy="true"]')).toBeNull();
     expect(within(header).getByText('Simulated cluster')).toBeInTheDocument();
-    expect(within(header).getByLabelText('5 of 5 creates left this hour')).toBeInTheDocument();
+    expect(within(header).getByLabelText('5 of 5 creates left this hour from your address')).toBeInTheDocument();
     expect(screen.getByRole('radio', { name: /Python HTTP/ })).toBeInTheDocument();
     expect(screen.getByText('No containers yet')).toBeInTheDocument();
     expect(requests).toHaveLength(3); // nothing asked twice on mount

@@ -6,11 +6,12 @@ import { Toaster } from '@/components/notifications/toaster';
 import { StaticSlot } from '@/components/static-slot';
 import { EmptyState, ListPlaceholder } from '@/features/containers/components/empty-state';
 import { useContainers, useTemplates } from '@/features/containers/api/containers';
+import { useQuota } from '@/features/quota/api/rate-limit';
 import { QuotaBar } from '@/features/quota/components/quota-bar';
 import { useOnlineTracking } from '@/hooks/use-page-activity';
 import { formatDurationWords } from '@/lib/time';
 import { CreateContainer } from './create-container';
-import { ContainerList, DeleteDialog } from './lazy-parts';
+import { ContainerList, DeleteDialog, SideColumn } from './lazy-parts';
 
 function prefersReducedMotion() {
   return typeof window !== 'undefined' && window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
@@ -66,6 +67,9 @@ export function App() {
   }, []);
 
   const live = containers?.filter((c) => c.state === 'pending' || c.state === 'running').length ?? 0;
+  // Live containers of this address that this browser does not hold (another browser, a lost
+  // cookie): one count, the same as the quota's, so the two never tell different stories.
+  const elsewhere = useQuota().others.filter((o) => o.scope === 'address').length;
 
   return (
     <>
@@ -86,7 +90,7 @@ export function App() {
       <NetworkBanner />
 
       <main className="mx-auto grid max-w-6xl gap-6 px-4 py-6 sm:px-6 lg:grid-cols-[minmax(0,24rem)_minmax(0,1fr)] lg:items-start lg:gap-8 lg:py-10">
-        <section aria-labelledby="new-container" className="min-w-0 lg:sticky lg:top-6">
+        <section aria-labelledby="new-container" className="min-w-0 lg:sticky lg:top-6 lg:row-span-2">
           <CreateContainer ref={createRef} templates={templates} onCreated={onCreated} />
           <ul className="mt-4 list-disc space-y-1.5 pl-5 pr-1 text-sm text-slate-600 marker:text-slate-400 dark:text-slate-400">
             <li>Each container lives {templates.lifetime ? formatDurationWords(templates.lifetime) : 'a limited time'}, then it is deleted.</li>
@@ -106,16 +110,26 @@ export function App() {
             <h2 id="containers-title" className="text-lg font-semibold tracking-tight text-slate-900 dark:text-white">
               Your containers
             </h2>
-            {containers?.length ? (
-              <p className="flex items-baseline gap-3 whitespace-nowrap text-sm text-slate-600 dark:text-slate-400">
-                <span>
-                  {live} live · {containers.length} total
-                </span>
+            {containers?.length || elsewhere ? (
+              <p className="flex flex-wrap items-baseline gap-x-3 text-sm text-slate-600 dark:text-slate-400">
+                {containers?.length ? (
+                  <span className="whitespace-nowrap">
+                    {live} live · {containers.length} total
+                  </span>
+                ) : null}
+                {elsewhere ? (
+                  <a
+                    href="#limits"
+                    className="whitespace-nowrap font-medium text-slate-700 underline underline-offset-4 hover:text-slate-900 focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-slate-300 dark:hover:text-white"
+                  >
+                    +{elsewhere} from your address, not here
+                  </a>
+                ) : null}
                 {ended.length ? (
                   <button
                     type="button"
                     onClick={clearEnded}
-                    className="font-semibold text-emerald-800 underline-offset-4 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
+                    className="whitespace-nowrap font-semibold text-emerald-800 underline-offset-4 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-600 dark:text-emerald-300"
                   >
                     Clear deleted
                   </button>
@@ -126,13 +140,18 @@ export function App() {
           {containers === null ? (
             <ListPlaceholder />
           ) : containers.length === 0 ? (
-            <EmptyState onStart={startFirst} />
+            <EmptyState onStart={startFirst} elsewhere={elsewhere} />
           ) : (
             <Suspense fallback={<ListPlaceholder />}>
               <ContainerList containers={containers} templates={templates.templates} onDelete={setToDelete} />
             </Suspense>
           )}
         </section>
+
+        {/* Desktop: under the list, in the right column (Create spans both rows on the left). */}
+        <div className="min-w-0 lg:col-start-2">
+          <SideColumn fallback={<div className="h-80 rounded-2xl border border-slate-200 bg-white/60 dark:border-slate-800 dark:bg-slate-900/40" aria-hidden />} />
+        </div>
       </main>
 
       <footer className="mx-auto max-w-6xl px-4 pb-24 pt-4 text-xs text-slate-500 sm:px-6 sm:pb-10 dark:text-slate-400">

@@ -1,13 +1,16 @@
-import { Rocket, ShieldCheck } from 'lucide-react';
+import { useQueryClient } from '@tanstack/react-query';
+import { Clock, Rocket, ShieldCheck } from 'lucide-react';
 import { forwardRef, Suspense, useState } from 'react';
 import { Button } from '@/components/ui/button';
 import { Card } from '@/components/ui/card';
+import { Spinner } from '@/components/ui/spinner';
 import type { CaptchaDeps } from '@/features/captcha/hooks/use-captcha';
 import type { TemplatesState } from '@/features/containers/api/containers';
 import { TemplatePicker } from '@/features/containers/components/template-picker';
-import { cooldownStore } from '@/features/containers/cooldown';
-import { useQuota } from '@/features/quota/api/rate-limit';
-import { resetIn } from '@/features/quota/policies';
+import { cooldownStore, type Cooldown } from '@/features/containers/cooldown';
+import { recheckQuota, useQuota } from '@/features/quota/api/rate-limit';
+import { blockerOf, type Policies } from '@/features/quota/policies';
+import { refusalWords, type Refusal } from '@/features/quota/words';
 import { useNowMs } from '@/hooks/use-now';
 import { useStore } from '@/lib/store';
 import { formatClock, formatTimeOfDay } from '@/lib/time';
@@ -31,11 +34,21 @@ function writeChosen(name: string): void {
   }
 }
 
-interface Blocked {
-  /** what the page shows under the button, with a ticking clock */
-  shown: string;
-  /** what a screen reader hears once, when it starts: no ticking clock */
-  announced: string;
+/** What refuses a create now: a limit the quota shows closed, else what the server last said (a 429 or 503). */
+function refusalNow(policies: Policies, cooldown: Cooldown, now: number): Refusal | null {
+  const blocker = blockerOf(policies, now);
+  if (blocker) return refusalWords(blocker, now);
+  if (cooldown.until == null || cooldown.until <= now) return null;
+  const named = cooldown.policy ? policies[cooldown.policy] : undefined;
+  // The server said when to retry: that is when it opens.
+  if (named?.limit != null) return refusalWords({ ...named, limit: named.limit, resetAt: cooldown.until }, now);
+  const full = cooldown.reason === 'capacity_full';
+  const title = full ? 'Sprout is full' : 'Limit reached';
+  return {
+    button: `${title} — try again at ${formatTimeOfDay(cooldown.until)}`,
+    shown: `${full ? 'Every slot is taken.' : 'The server refused for now.'} Try again in ${formatClock((cooldown.until - now) / 1000)}.`,
+    announced: `${title}. Try again at ${formatTimeOfDay(cooldown.until)}.`,
+  };
 }
 
 export interface CreateContainerProps {
@@ -64,24 +77,26 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
   const selectedTitle = templates.templates.find((t) => t.name === selected)?.title ?? selected;
 
 
-  const cooling = cooldown.until != null && cooldown.until > now ? Math.ceil((cooldown.until - now) / 1000) : 0;
-  const createsLeft = quota.creates?.remaining;
-  const createsReset = resetIn(quota.creates, now);
-  const liveLeft = quota.live?.remaining;
+  const client = useQueryClient();
+  const [checking, setChecking] = useState(false);
+  const blocked = refusalNow(quota.policies, cooldown, now);
 
-  let blocked: Blocked | null = null;
-  if (cooling) {
-    const what = cooldown.reason === 'capacity_full' ? 'Sprout is full.' : 'Limit reached.';
-    blocked = { shown: `${what} Try again in ${formatClock(cooling)}`, announced: `${what} Try again at ${formatTimeOfDay(cooldown.until!)}.` };
-  } else if (createsLeft === 0) {
-    const at = quota.creates?.resetAt;
-    blocked = createsReset
-      ? { shown: `Create limit reached. Resets in ${formatClock(createsReset)}`, announced: `Create limit reached. It resets at ${formatTimeOfDay(at!)}.` }
-      : { shown: 'Create limit reached', announced: 'Create limit reached.' };
-  } else if (liveLeft === 0) {
-    const text = 'You have the most live containers allowed. Delete one to start another.';
-    blocked = { shown: text, announced: text };
-  }
+  // The quota is asked again before the puzzle opens: a limit that closed meanwhile (another tab,
+  // another browser on this address or network) is said here, before anyone solves a puzzle.
+  const start = async () => {
+    if (blocked || checking || !selected) return;
+    prepareCreate();
+    setChecking(true);
+    let stillOpen = true;
+    try {
+      stillOpen = !blockerOf((await recheckQuota(client)).policies);
+    } catch {
+      // The quota could not be read: the server checks every limit again anyway.
+    } finally {
+      setChecking(false);
+    }
+    if (stillOpen) setOpen(true);
+  };
 
   return (
     <Card ref={ref} className="p-4 sm:p-6">
@@ -106,17 +121,20 @@ export const CreateContainer = forwardRef<HTMLDivElement, CreateContainerProps>(
       <div className="sticky bottom-0 z-10 -mx-4 mt-4 border-t border-slate-200/80 bg-white/95 px-4 pb-[max(0.75rem,env(safe-area-inset-bottom))] pt-3 sm:static sm:mx-0 sm:border-0 sm:bg-transparent sm:p-0 dark:border-slate-800/80 dark:bg-slate-900/95 sm:dark:bg-transparent">
       <Button
         size="lg"
-        className="w-full"
-        disabled={!selected || !!blocked || templates.status !== 'ready'}
+        className={blocked ? 'h-auto min-h-12 w-full py-2 text-sm leading-snug' : 'w-full'}
+        // Off, yet focusable: a keyboard user stays on it and hears why (aria-describedby).
+        disabled={!selected || templates.status !== 'ready'}
+        aria-disabled={blocked ? true : undefined}
         aria-describedby={blocked ? 'create-hint' : undefined}
-        onClick={() => setOpen(true)}
+        aria-busy={checking || undefined}
+        onClick={() => void start()}
         // Heading for Create (hover, focus, touch): load the puzzle before the click.
         onPointerEnter={prepareCreate}
         onFocus={prepareCreate}
         onTouchStart={prepareCreate}
-        icon={<Rocket className="h-5 w-5" aria-hidden />}
+        icon={checking ? <Spinner className="h-5 w-5" /> : blocked ? <Clock className="h-5 w-5 shrink-0" aria-hidden /> : <Rocket className="h-5 w-5" aria-hidden />}
       >
-        {selectedTitle ? `Create ${selectedTitle}` : 'Create container'}
+        {blocked ? blocked.button : selectedTitle ? `Create ${selectedTitle}` : 'Create container'}
       </Button>
       <p id="create-hint" className="mt-3 flex items-start justify-center gap-1.5 text-center text-xs text-slate-600 dark:text-slate-400">
         {blocked ? (

@@ -1,7 +1,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import { containersQuery, templatesQuery } from '@/features/containers/api/containers';
 import { rateLimitQuery } from '@/features/quota/api/rate-limit';
-import { loadContainerList } from './lazy-parts';
+import { loadContainerList, loadSideColumn } from './lazy-parts';
 
 /**
  * The first screen needs three answers: templates, the list and the quota. Ask for all three at
@@ -17,6 +17,7 @@ export function prefetchFirstScreen(client: QueryClient, atMostMs: number): Prom
       .prefetchQuery({ ...containersQuery, retry: false })
       .then(() => (client.getQueryData(containersQuery.queryKey)?.containers.length ? loadContainerList() : undefined)),
     client.prefetchQuery({ ...rateLimitQuery, retry: false }),
+    loadSideColumn(),
   ]).then(
     () => undefined,
     () => undefined, // a chunk that failed to load: the page's Suspense asks again

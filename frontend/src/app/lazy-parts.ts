@@ -1,4 +1,4 @@
-import { lazy } from 'react';
+import { createElement, lazy, useEffect, useState, type ReactNode } from 'react';
 
 /**
  * Parts of the page a first visit does not need, each a chunk loaded on first use: the puzzle
@@ -13,6 +13,23 @@ const loadDeleteDialog = () => import('@/features/containers/components/delete-d
 export const CreateDialog = lazy(() => loadCreateDialog().then((m) => ({ default: m.CreateDialog })));
 export const ContainerList = lazy(() => loadContainerList().then((m) => ({ default: m.ContainerList })));
 export const DeleteDialog = lazy(() => loadDeleteDialog().then((m) => ({ default: m.DeleteDialog })));
+
+type SideModule = typeof import('./side-column');
+let side: SideModule | null = null;
+/** The side column (the quota story): asked for with the first screen's answers (first-screen.ts). */
+export const loadSideColumn = () => import('./side-column').then((m) => (side = m));
+
+/**
+ * The side column, rendered at once when its chunk is already in (the first screen waited for it),
+ * else `fallback` until it is: no Suspense round, so the first pass is the finished page.
+ */
+export function SideColumn({ fallback }: { fallback: ReactNode }) {
+  const [loaded, setLoaded] = useState(side);
+  useEffect(() => {
+    if (!loaded) void loadSideColumn().then(setLoaded, () => undefined);
+  }, [loaded]);
+  return loaded ? createElement(loaded.SideColumn) : fallback;
+}
 
 /** The visitor is about to create: the puzzle, then the card that follows. */
 export function prepareCreate(): void {

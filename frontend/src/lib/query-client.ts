@@ -1,4 +1,4 @@
-import { QueryClient } from '@tanstack/react-query';
+import { focusManager, QueryClient } from '@tanstack/react-query';
 import { config } from '@/config/env';
 
 /**
@@ -10,11 +10,30 @@ export function retryDelay(failures: number): number {
 }
 
 /**
+ * The tab "comes back" when it becomes visible (TanStack's own signal) and also when its window
+ * regains focus (another window was in front; the tab itself stayed visible): both re-check what
+ * the page shows, the quota first of all.
+ */
+function listenForReturn(): void {
+  focusManager.setEventListener((handleFocus) => {
+    if (typeof window === 'undefined' || !window.addEventListener) return undefined;
+    const listener = () => handleFocus();
+    window.addEventListener('visibilitychange', listener, false);
+    window.addEventListener('focus', listener, false);
+    return () => {
+      window.removeEventListener('visibilitychange', listener);
+      window.removeEventListener('focus', listener);
+    };
+  });
+}
+
+/**
  * The page's server state. Queries pause while the tab is hidden (no interval refetch in the
  * background) or the browser is offline (network mode "online"), and refetch when the tab is
  * shown or the network is back.
  */
 export function createQueryClient(): QueryClient {
+  listenForReturn();
   return new QueryClient({
     defaultOptions: {
       queries: { retryDelay, refetchIntervalInBackground: false, networkMode: 'online' },

@@ -26,7 +26,7 @@ beforeEach(() => {
   localStorage.clear();
   notificationStore.set([]);
   networkStore.set({ online: true, slowRequests: 0, unreachable: false });
-  cooldownStore.set({ until: null, reason: null });
+  cooldownStore.set({ until: null, reason: null, policy: null });
 });
 
 afterEach(() => {

@@ -7,7 +7,9 @@ type Size = 'xs' | 'sm' | 'md' | 'lg';
 
 const variants: Record<Variant, string> = {
   primary:
-    'bg-emerald-700 text-white shadow-sm hover:bg-emerald-800 active:bg-emerald-900 disabled:bg-slate-300 disabled:text-slate-600 dark:bg-emerald-500 dark:text-emerald-950 dark:hover:bg-emerald-400 dark:disabled:bg-slate-700 dark:disabled:text-slate-300',
+    'bg-emerald-700 text-white shadow-sm hover:bg-emerald-800 active:bg-emerald-900 disabled:bg-slate-300 disabled:text-slate-600 dark:bg-emerald-500 dark:text-emerald-950 dark:hover:bg-emerald-400 dark:disabled:bg-slate-700 dark:disabled:text-slate-300 ' +
+    // Off but focusable (aria-disabled): looks off, and hovering it changes nothing.
+    'aria-disabled:cursor-not-allowed aria-disabled:bg-slate-200 aria-disabled:text-slate-800 aria-disabled:shadow-none aria-disabled:hover:bg-slate-200 aria-disabled:active:bg-slate-200 dark:aria-disabled:bg-slate-800 dark:aria-disabled:text-slate-100 dark:aria-disabled:hover:bg-slate-800',
   secondary:
     'border border-slate-300 bg-white text-slate-800 shadow-sm hover:bg-slate-50 active:bg-slate-100 disabled:text-slate-400 dark:border-slate-700 dark:bg-slate-900 dark:text-slate-100 dark:hover:bg-slate-800 dark:disabled:text-slate-500',
   ghost:

@@ -1,4 +1,5 @@
 import { Accessibility, Cpu, Puzzle, RefreshCw } from 'lucide-react';
+import type { ApiError } from '@/api/errors';
 import type { PassToken } from '@/api/types';
 import { Button } from '@/components/ui/button';
 import { Skeleton } from '@/components/ui/skeleton';
@@ -18,6 +19,10 @@ const SLIDER_HELP = (
 export interface CaptchaPanelProps {
   onPassed: (token: PassToken) => void;
   deps?: CaptchaDeps;
+  /** the server will not hand out a puzzle now (see useCaptcha) */
+  onRefused?: (error: ApiError) => void;
+  /** why the proof-of-work-only path is closed now ("Limit without the puzzle reached — opens at 22:12") */
+  powRefusal?: string | null;
 }
 
 function PowProgress({ attempts, difficulty, done }: { attempts: number; difficulty: number; done: boolean }) {
@@ -51,8 +56,8 @@ function PowProgress({ attempts, difficulty, done }: { attempts: number; difficu
 }
 
 /** The whole CAPTCHA step: slider puzzle, or the proof-of-work-only path for those who can't use it. */
-export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
-  const flow = useCaptcha(onPassed, deps);
+export function CaptchaPanel({ onPassed, deps, onRefused, powRefusal }: CaptchaPanelProps) {
+  const flow = useCaptcha(onPassed, deps, 'slider', onRefused);
   const { challenge, status, mode } = flow;
   // While the proof of work is still running the visitor may switch or restart; once the answer
   // is on its way to the server, not.
@@ -157,12 +162,20 @@ export function CaptchaPanel({ onPassed, deps }: CaptchaPanelProps) {
           size="xs"
           className="-mr-2"
           icon={mode === 'slider' ? <Accessibility className="h-4 w-4" aria-hidden /> : <Puzzle className="h-4 w-4" aria-hidden />}
-          onClick={() => flow.setMode(mode === 'slider' ? 'pow' : 'slider')}
+          onClick={() => (mode === 'slider' && powRefusal ? undefined : flow.setMode(mode === 'slider' ? 'pow' : 'slider'))}
           disabled={busy}
+          // The path without the puzzle has its own, stricter limit: closed, it says so rather than start.
+          aria-disabled={mode === 'slider' && powRefusal ? true : undefined}
+          aria-describedby={mode === 'slider' && powRefusal ? 'pow-refusal' : undefined}
         >
           {mode === 'slider' ? "Can't use the puzzle?" : 'Use the puzzle instead'}
         </Button>
       </div>
+      {mode === 'slider' && powRefusal ? (
+        <p id="pow-refusal" className="mt-1 text-right text-xs text-amber-800 dark:text-amber-300">
+          {powRefusal}
+        </p>
+      ) : null}
     </div>
   );
 }

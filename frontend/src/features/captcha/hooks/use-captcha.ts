@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { isApiError } from '@/api/errors';
+import { isApiError, type ApiError } from '@/api/errors';
 import type { CaptchaMode, Challenge, PassToken } from '@/api/types';
 import { notifyError } from '@/stores/notifications';
 import { requestChallenge as defaultRequest, verifyChallenge as defaultVerify } from '../api/captcha';
@@ -46,7 +46,16 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * the slider answer (or, in pow mode, just the nonce), verify, and hand the pass token over.
  * A failure fetches a fresh challenge (the server allows one attempt per challenge).
  */
-export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDeps = defaultDeps, initialMode: CaptchaMode = 'slider'): CaptchaFlow {
+/**
+ * `onRefused`: the server refused to hand out a puzzle because the create would be refused anyway
+ * (a limit, or Sprout full): nobody should solve one for nothing, so the caller closes the step.
+ */
+export function useCaptcha(
+  onPassed: (token: PassToken) => void,
+  deps: CaptchaDeps = defaultDeps,
+  initialMode: CaptchaMode = 'slider',
+  onRefused?: (error: ApiError) => void,
+): CaptchaFlow {
   const [mode, setModeState] = useState<CaptchaMode>(initialMode);
   const [status, setStatus] = useState<CaptchaStatus>('loading');
   const [challenge, setChallenge] = useState<Challenge | null>(null);
@@ -60,6 +69,8 @@ export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDe
   const alive = useRef(true);
   const onPassedRef = useRef(onPassed);
   onPassedRef.current = onPassed;
+  const onRefusedRef = useRef(onRefused);
+  onRefusedRef.current = onRefused;
   const depsRef = useRef(deps);
   const modeRef = useRef(mode);
   modeRef.current = mode;
@@ -149,6 +160,10 @@ export function useCaptcha(onPassed: (token: PassToken) => void, deps: CaptchaDe
       })
       .catch((e) => {
         if (ac.signal.aborted || (isApiError(e) && e.kind === 'aborted')) return;
+        if (isApiError(e) && (e.status === 429 || e.status === 503) && onRefusedRef.current) {
+          onRefusedRef.current(e);
+          return;
+        }
         setStatus('error');
         setMessage(
           isApiError(e) && e.code === 'rate_limited'

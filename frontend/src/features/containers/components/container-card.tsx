@@ -1,10 +1,10 @@
-import { Box, CircleAlert, ExternalLink, Timer, Trash2 } from 'lucide-react';
+import { Box, CircleAlert, ExternalLink, Timer, Trash2, Users } from 'lucide-react';
 import { Fragment } from 'react';
 import type { Container, PendingPhase } from '@/api/types';
 import { Button } from '@/components/ui/button';
 import { CopyButton } from '@/components/ui/copy-button';
 import { cn } from '@/lib/cn';
-import { formatClock, formatDurationWords } from '@/lib/time';
+import { formatClock, formatDurationWords, formatTimeOfDay } from '@/lib/time';
 import { StateBadge } from './state-badge';
 
 const address = (url: string) => url.replace(/^https?:\/\//, '');
@@ -53,10 +53,45 @@ function PhaseSteps({ phase }: { phase: PendingPhase | null }) {
   );
 }
 
+const ordinal = (n: number) => {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  return `${n}${suffix}`;
+};
+
+/**
+ * Every slot is taken: its place in the line and about when it starts, both as the server last
+ * said (the list is polled every half second while anything is pending). Not a live region: a
+ * ticking figure there would be read out at each poll.
+ */
+function WaitingLine({ c, now }: { c: Container; now: number }) {
+  return (
+    <div className="rounded-xl bg-amber-50 p-3 text-sm text-amber-950 dark:bg-amber-400/10 dark:text-amber-100">
+      <p className="flex flex-wrap items-baseline gap-x-3 gap-y-1">
+        <span className="inline-flex items-center gap-1.5 font-semibold">
+          <Users className="h-4 w-4 shrink-0 self-center" aria-hidden />
+          {c.position != null ? `${ordinal(c.position)} in line` : 'In line'}
+        </span>
+        <span>
+          {c.eta_seconds != null ? (
+            <>
+              starts in about <span className="font-mono font-medium tabular-nums">{formatClock(c.eta_seconds)}</span>
+            </>
+          ) : (
+            'start time not known yet'
+          )}
+        </span>
+      </p>
+      <p className="mt-1 text-xs text-amber-900 dark:text-amber-200">
+        Every slot on Sprout is taken. It starts as soon as one frees; keep this page open to hold its place
+        {c.expires_at > now ? ` (until ${formatTimeOfDay(c.expires_at * 1000)} at the latest)` : ''}.
+      </p>
+    </div>
+  );
+}
+
 function Expiry({ c, now }: { c: Container; now: number }) {
   const left = c.expires_at - now;
-  const life = Math.max(1, c.expires_at - (c.started_at ?? c.created_at));
-  const frac = Math.min(1, Math.max(0, left / life));
   const low = left < 300;
   return (
     <div className="min-w-0 flex-1">
@@ -70,14 +105,21 @@ function Expiry({ c, now }: { c: Container; now: number }) {
           <span>Expired, cleaning up…</span>
         )}
       </p>
-      {c.state === 'running' ? (
-        <div className="mt-2 h-1 w-full overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" aria-hidden>
-          <div
-            className={cn('h-full rounded-full', low ? 'bg-amber-500' : 'bg-emerald-600 dark:bg-emerald-400')}
-            style={{ width: `${frac * 100}%` }}
-          />
-        </div>
-      ) : null}
+    </div>
+  );
+}
+
+/** How much of its life a running container has left: the card's full width, under its last row. */
+function ExpiryBar({ c, now }: { c: Container; now: number }) {
+  const left = c.expires_at - now;
+  const life = Math.max(1, c.expires_at - (c.started_at ?? c.created_at));
+  const frac = Math.min(1, Math.max(0, left / life));
+  return (
+    <div data-testid="expiry-bar" className="h-1 w-full overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" aria-hidden>
+      <div
+        className={cn('h-full rounded-full', left < 300 ? 'bg-amber-500' : 'bg-emerald-600 dark:bg-emerald-400')}
+        style={{ width: `${frac * 100}%` }}
+      />
     </div>
   );
 }
@@ -126,7 +168,8 @@ export function ContainerCard({ container: c, templateTitle, now, onDelete }: Co
       </div>
 
       <div className="mt-4 space-y-3">
-        {c.state === 'pending' ? (
+        {c.state === 'pending' && c.phase === 'waiting' ? <WaitingLine c={c} now={now} /> : null}
+        {c.state === 'pending' && c.phase !== 'waiting' ? (
           <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-2">
             <PhaseSteps phase={c.phase} />
             <p className="text-sm text-slate-600 dark:text-slate-400">
@@ -192,7 +235,8 @@ export function ContainerCard({ container: c, templateTitle, now, onDelete }: Co
 
         {c.state === 'pending' || c.state === 'running' || c.state === 'failed' ? (
           <div className="flex items-center justify-between gap-3 border-t border-slate-100 pt-3 dark:border-slate-800">
-            <Expiry c={c} now={now} />
+            {/* While it waits, its end is when its place lapses: said in the line's note, not as an expiry. */}
+            {c.phase === 'waiting' ? <span className="flex-1" /> : <Expiry c={c} now={now} />}
             {canDelete ? (
               <Button variant="secondary" size="sm" icon={<Trash2 className="h-4 w-4" aria-hidden />} onClick={() => onDelete(c)} aria-label={`Delete container ${c.id}`}>
                 Delete
@@ -200,6 +244,7 @@ export function ContainerCard({ container: c, templateTitle, now, onDelete }: Co
             ) : null}
           </div>
         ) : null}
+        {c.state === 'running' ? <ExpiryBar c={c} now={now} /> : null}
       </div>
     </li>
   );

@@ -57,6 +57,26 @@ describe('ContainerList', () => {
     expect(within(card('c-q')).getByText('Queued').closest('li')).toHaveAttribute('aria-current', 'step');
   });
 
+  it('waiting in line: its place and about when it starts, as each poll says, in no live region; no expiry of its own', () => {
+    const waiting = (position: number, eta: number) =>
+      makeContainer({ id: 'c-w', state: 'pending', phase: 'waiting', position, eta_seconds: eta, expires_at: NOW + 3600 });
+    const { rerender } = render(<ContainerList containers={[waiting(3, 125)]} templates={templates} onDelete={vi.fn()} />);
+    const c = within(card('c-w'));
+    expect(c.getByText('3rd in line')).toBeInTheDocument();
+    expect(c.getByText(/starts in about/)).toHaveTextContent('starts in about 2:05');
+    expect(c.getByText(/Every slot on Sprout is taken/)).toHaveTextContent(/keep this page open to hold its place \(until .+ at the latest\)\.$/);
+    expect(c.queryByText(/Expires in/)).toBeNull();
+    expect(c.queryByRole('list', { name: 'Progress' })).toBeNull();
+    expect(card('c-w').querySelector('[aria-live], [role="status"]')).toBeNull();
+    rerender(<ContainerList containers={[waiting(1, 20)]} templates={templates} onDelete={vi.fn()} />);
+    expect(c.getByText('1st in line')).toBeInTheDocument();
+    expect(c.getByText(/starts in about/)).toHaveTextContent('starts in about 0:20');
+    rerender(<ContainerList containers={[{ ...waiting(12, 0), eta_seconds: null }]} templates={templates} onDelete={vi.fn()} />);
+    expect(c.getByText('12th in line')).toBeInTheDocument();
+    expect(c.getByText('start time not known yet')).toBeInTheDocument();
+    expect(c.getByRole('button', { name: 'Delete container c-w' })).toBeInTheDocument();
+  });
+
   it('running: the URL as a link, copy with feedback, and the countdown to expiry', async () => {
     const writeText = vi.fn(async () => undefined);
     Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });

@@ -11,7 +11,7 @@ export function ListPlaceholder() {
   );
 }
 
-export function EmptyState({ onStart }: { onStart?: () => void }) {
+export function EmptyState({ onStart, elsewhere = 0 }: { onStart?: () => void; elsewhere?: number }) {
   return (
     <div className="flex flex-col items-center rounded-2xl border border-dashed border-slate-300 bg-white/60 px-6 py-12 text-center dark:border-slate-700 dark:bg-slate-900/40">
       <div className="relative">
@@ -20,9 +20,11 @@ export function EmptyState({ onStart }: { onStart?: () => void }) {
           <Sprout className="h-8 w-8" aria-hidden />
         </div>
       </div>
-      <h3 className="mt-5 text-lg font-semibold text-slate-900 dark:text-white">No containers yet</h3>
+      <h3 className="mt-5 text-lg font-semibold text-slate-900 dark:text-white">{elsewhere ? 'No containers in this browser' : 'No containers yet'}</h3>
       <p className="mt-1 max-w-sm text-sm text-slate-600 dark:text-slate-400">
-        Pick a template, solve a quick puzzle, and your first container is live in seconds with its own web address.
+        {elsewhere
+          ? `${elsewhere === 1 ? '1 live container' : `${elsewhere} live containers`} from your address ${elsewhere === 1 ? 'is' : 'are'} in another browser, and count${elsewhere === 1 ? 's' : ''} against your limits here too.`
+          : 'Pick a template, solve a quick puzzle, and your first container is live in seconds with its own web address.'}
       </p>
       {onStart ? (
         <button

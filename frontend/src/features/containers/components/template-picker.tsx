@@ -77,16 +77,8 @@ export function TemplatePicker({ templates, status, value, onChange, onRetry }: 
               >
                 <Icon className="h-4 w-4" />
               </span>
-              <span className="min-w-0">
-                <span className="block truncate text-sm font-semibold text-slate-900 dark:text-white">{t.title}</span>
-                <span className="block truncate text-xs text-slate-600 dark:text-slate-400">
-                  <span className="sr-only">CPU </span>
-                  {t.cpu}
-                  <span aria-hidden> · </span>
-                  <span className="sr-only">, memory </span>
-                  {t.memory}
-                </span>
-              </span>
+              {/* A long title takes two lines rather than losing its end; what it costs is said once, below. */}
+              <span className="line-clamp-2 min-w-0 break-words text-sm font-semibold leading-tight text-slate-900 dark:text-white">{t.title}</span>
             </label>
           );
         })}
@@ -96,7 +88,7 @@ export function TemplatePicker({ templates, status, value, onChange, onRetry }: 
           <>
             <span className="line-clamp-2">{chosen.description}</span>
             <span className="block truncate font-mono text-slate-500 dark:text-slate-400" title={chosen.image}>
-              {chosen.image.split('@')[0]}
+              {chosen.cpu} CPU · {chosen.memory} · {chosen.image.split('@')[0]}
             </span>
           </>
         ) : null}

@@ -1,13 +1,14 @@
-import { Boxes, RotateCcw, Sparkles } from 'lucide-react';
+import { Boxes, Clock, RotateCcw, Sparkles } from 'lucide-react';
 import { useNowMs } from '@/hooks/use-now';
 import { cn } from '@/lib/cn';
-import { formatClock } from '@/lib/time';
+import { formatClock, formatTimeOfDay } from '@/lib/time';
 import { useQuota } from '../api/rate-limit';
-import { resetIn } from '../policies';
+import { opensAt, resetIn, used, type PolicyState } from '../policies';
+import { SCOPES } from '../words';
 
 function Meter({ used, limit }: { used: number; limit: number }) {
   return (
-    <span className="hidden gap-0.5 sm:flex" aria-hidden>
+    <span className="hidden gap-0.5 md:flex" aria-hidden>
       {Array.from({ length: Math.min(limit, 10) }, (_, i) => (
         <span
           key={i}
@@ -21,18 +22,46 @@ function Meter({ used, limit }: { used: number; limit: number }) {
   );
 }
 
-function Chip({ children, label, className }: { children: React.ReactNode; label: string; className?: string }) {
+function Chip({ children, label, closed, className }: { children: React.ReactNode; label: string; closed?: boolean; className?: string }) {
   return (
     <li
       aria-label={label}
-      className={cn(className, 'flex h-8 items-center gap-1.5 rounded-full border border-slate-200 bg-white/80 px-2.5 text-xs sm:h-9 sm:gap-2 sm:px-3 sm:text-sm text-slate-700 shadow-sm dark:border-slate-800 dark:bg-slate-900/80 dark:text-slate-300')}
+      className={cn(
+        className,
+        'flex h-8 items-center gap-1.5 whitespace-nowrap rounded-full border px-2.5 text-xs shadow-sm sm:h-9 sm:gap-2 sm:px-3 sm:text-sm',
+        closed
+          ? 'border-amber-300 bg-amber-50 text-amber-900 dark:border-amber-700/70 dark:bg-amber-950/60 dark:text-amber-200'
+          : 'border-slate-200 bg-white/80 text-slate-700 dark:border-slate-800 dark:bg-slate-900/80 dark:text-slate-300',
+      )}
     >
       {children}
     </li>
   );
 }
 
-/** "3 of 5 creates left · resets in 19:58 · 1 of 3 live": the caller's quota at a glance. */
+/** "· address", and when it is closed "· network · opens 22:12": whose count it is, and when it opens again. */
+function Tail({ p, now }: { p: PolicyState & { scope?: PolicyState['scope'] }; now: number }) {
+  const closed = (p.remaining ?? 1) <= 0;
+  const at = opensAt(p, now);
+  const scope = SCOPES[p.scope ?? 'address'];
+  return (
+    <>
+      <span className="text-slate-500 dark:text-slate-400">
+        <span aria-hidden>· </span>
+        <span className="sm:hidden">{scope.short}</span>
+        <span className="hidden sm:inline">{scope.heading.toLowerCase()}</span>
+      </span>
+      {closed && at != null ? (
+        <span className="font-medium">
+          <span aria-hidden>· </span>
+          {`opens ${formatTimeOfDay(at)}`}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
+/** "3/5 creates · your address", "1/3 live · this browser": the tightest of each kind, named by whose count it is. */
 export function QuotaBar() {
   const { loaded, creates, live } = useQuota();
   const now = useNowMs();
@@ -45,38 +74,44 @@ export function QuotaBar() {
     );
   }
   const reset = resetIn(creates, now);
-  const createsUsed = creates?.limit != null && creates.remaining != null ? creates.limit - creates.remaining : null;
-  const liveUsed = live?.limit != null && live.remaining != null ? live.limit - live.remaining : null;
+  const createsClosed = !!creates && creates.remaining <= 0;
+  const liveClosed = !!live && live.remaining <= 0;
+  const opens = (p: PolicyState) => {
+    const at = opensAt(p, now);
+    return at != null ? `, opens ${p.window ? 'at' : 'by'} ${formatTimeOfDay(at)}` : '';
+  };
   return (
     <ul className="flex flex-wrap items-center gap-2" aria-label="Your quota">
-      {creates?.limit != null && creates.remaining != null ? (
-        <Chip label={`${creates.remaining} of ${creates.limit} creates left this hour`}>
-          <Sparkles className="h-4 w-4 text-emerald-700 dark:text-emerald-400" aria-hidden />
+      {creates ? (
+        <Chip closed={createsClosed} label={`${creates.remaining} of ${creates.limit} creates left this hour ${SCOPES[creates.scope ?? 'address'].whose}${createsClosed ? opens(creates) : ''}`}>
+          {createsClosed ? (
+            <Clock className="h-4 w-4" aria-hidden />
+          ) : (
+            <Sparkles className="h-4 w-4 text-emerald-700 dark:text-emerald-400" aria-hidden />
+          )}
           <span>
-            <strong className="font-semibold text-slate-900 dark:text-white">{creates.remaining}</strong>
-            <span className="text-slate-500 dark:text-slate-400">/{creates.limit}</span> creates left
+            <strong className="font-semibold">{creates.remaining}</strong>
+            <span className={createsClosed ? undefined : 'text-slate-500 dark:text-slate-400'}>/{creates.limit}</span> creates<span className="hidden sm:inline"> left</span>
           </span>
-          {reset != null && createsUsed ? (
-            <span className="font-mono tabular-nums text-slate-600 sm:hidden dark:text-slate-400">· resets {formatClock(reset)}</span>
-          ) : null}
-          <Meter used={createsUsed ?? 0} limit={creates.limit} />
+          <Tail p={creates} now={now} />
+          <Meter used={used(creates)} limit={creates.limit} />
         </Chip>
       ) : null}
-      {live?.limit != null && liveUsed != null ? (
-        <Chip label={`${liveUsed} of ${live.limit} live containers`}>
-          <Boxes className="h-4 w-4 text-sky-700 dark:text-sky-400" aria-hidden />
+      {live ? (
+        <Chip closed={liveClosed} label={`${used(live)} of ${live.limit} live ${SCOPES[live.scope ?? 'owner'].whose}${liveClosed ? opens(live) : ''}`}>
+          {liveClosed ? <Clock className="h-4 w-4" aria-hidden /> : <Boxes className="h-4 w-4 text-sky-700 dark:text-sky-400" aria-hidden />}
           <span>
-            <strong className="font-semibold text-slate-900 dark:text-white">{liveUsed}</strong>
-            <span className="text-slate-500 dark:text-slate-400">/{live.limit}</span> live
+            <strong className="font-semibold">{used(live)}</strong>
+            <span className={liveClosed ? undefined : 'text-slate-500 dark:text-slate-400'}>/{live.limit}</span> live
           </span>
+          <Tail p={live} now={now} />
         </Chip>
       ) : null}
-      {reset != null && createsUsed ? (
-        <Chip label={`Create quota resets in ${formatClock(reset)}`} className="hidden sm:flex">
+      {reset != null && creates && used(creates) && !createsClosed ? (
+        <Chip label={`The next create frees in ${formatClock(reset)}`} className="hidden lg:flex">
           <RotateCcw className="h-4 w-4 text-slate-500 dark:text-slate-400" aria-hidden />
           <span>
-            resets in{' '}
-            <span className="font-mono tabular-nums text-slate-900 dark:text-white">{formatClock(reset)}</span>
+            frees in <span className="font-mono tabular-nums text-slate-900 dark:text-white">{formatClock(reset)}</span>
           </span>
         </Chip>
       ) : null}
