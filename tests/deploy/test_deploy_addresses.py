@@ -85,9 +85,7 @@ def test_a_live_containers_ingress_wins_over_the_fallback(overlay: str) -> None:
     rule, hosts = fallback(overlay)
     record = Record.from_hash({"id": "abcdefgh2345", "expires_at": "1800003600"})
     site = SiteSettings(base_domain=domain)
-    ingress: dict[str, Any] = builders.serialize(
-        builders.build_ingress(record, WorkerSettings(), site)
-    )
+    ingress: dict[str, Any] = builders.build_ingress(record, WorkerSettings(), site)
     assert ingress["spec"]["rules"][0]["host"] == site.container_host(record.id)
     assert hosts.match(site.container_host(record.id))  # both routes match its address ...
     assert rule["priority"] == 1 < traefik_ingress_priority(ingress)  # ... its own wins
