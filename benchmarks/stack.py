@@ -9,13 +9,15 @@ the clock starts (the click is the create). Two series: "cold" waits until no wo
 before each create (the scaler must start one: scale from zero), "warm" creates back to back
 (a job that lingers for more work takes them). Beside them, measured in the same run, the
 floor of any job-based design: starting a bare Python process that imports the Kubernetes
-client. Goal: p50 ≤ 1.5 s, p99 ≤ 3 s.
+client, once before each cold create, so that it meets the same machine load as the create
+(on a shared machine the load moves, and every figure with it: compare the ratios). Goal:
+cold p50 ≤ 1.5 s, p99 ≤ 2.5 s.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,14 +41,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def job_process_floor(runs: int = 5) -> float:
+def job_process_floor() -> float:
     """Seconds to start Python and import the Kubernetes client (any worker job pays this)."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import kubernetes.client"], check=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import kubernetes.client"], check=True)
+    return time.perf_counter() - started
 
 
 def click_to_running(stack: RunningStack, seed: int) -> float:
@@ -78,13 +77,14 @@ def wait_until_no_jobs(stack: RunningStack, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def report(name: str, times: list[float], floor: float) -> None:
+def report(name: str, times: list[float], floor: list[float]) -> None:
     p50, p90, p99 = (percentile(times, q) for q in (0.5, 0.9, 0.99))
-    verdict = (
-        f"p50 ≤ 1.5 s {'ok' if p50 <= 1.5 else 'MISS'}, p99 ≤ 3 s {'ok' if p99 <= 3 else 'MISS'}"
-    )
+    floor50, floor99 = percentile(floor, 0.5), percentile(floor, 0.99)
+    verdict = f"p50 ≤ 1.5 s {'ok' if p50 <= 1.5 else 'MISS'}, "
+    verdict += f"p99 ≤ 2.5 s {'ok' if p99 <= 2.5 else 'MISS'}"
     print(f"  {name:<5} n={len(times):<3} p50 {p50:.2f} s  p90 {p90:.2f} s  p99 {p99:.2f} s"
-          f"  max {max(times):.2f} s  ({p50 / floor:.1f}× the job floor; {verdict})")  # fmt: skip
+          f"  max {max(times):.2f} s  (p50 {p50 / floor50:.1f}×, p99 {p99 / floor99:.1f}× the"
+          f" floor's; {verdict})")  # fmt: skip
 
 
 def main() -> None:
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=10, help="creates with no job running")
     parser.add_argument("--warm", type=int, default=20, help="creates back to back")
     options = parser.parse_args()
-    floor = job_process_floor()
+    floor, load_before = [], os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as data:
         stack = RunningStack(
             Path(data), "--start-delay", "0", "--node-cpu", "1000", "--node-memory", "1000Gi",
@@ -103,14 +103,19 @@ def main() -> None:
             cold = []
             for seed in range(1, options.cold + 1):
                 wait_until_no_jobs(stack)  # the scaler must start a job: the scale-from-zero path
+                floor.append(job_process_floor())
                 cold.append(click_to_running(stack, seed))
             warm = [click_to_running(stack, s) for s in range(100, 100 + options.warm)]
         finally:
             stack.stop()
-    print("click-to-running (POST /containers until GET says running; simulated start delay 0):")
+    load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    print("click-to-running (POST /containers until GET says running; simulated start delay 0;"
+          f" {os.cpu_count()} CPUs, {load}):")  # fmt: skip
     report("cold", cold, floor)
     report("warm", warm, floor)
-    print(f"  floor: a bare job process (python + import kubernetes) starts in {floor:.2f} s")
+    print(f"  floor: a bare job process (python + import kubernetes) starts in p50"
+          f" {percentile(floor, 0.5):.2f} s, p99 {percentile(floor, 0.99):.2f} s"
+          f" (n={len(floor)}, one before each cold create)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -86,9 +86,8 @@ class Bench:
         values: dict[str, Any] = {
             "kubeconfig": str(self.sim.kubeconfig),
             "api_rate": 100_000.0,
-            "concurrency": self.concurrency,
             "batch_size": 100,
-            "max_in_flight": 400,
+            "max_in_flight": self.concurrency,  # a thread each: as many as the raw baseline
             "linger": 0.0,
             "ready_deadline": 60.0,
         }
@@ -154,7 +153,7 @@ class Bench:
             pipe.hset(keys.record(container_id), "state", "deleted")
         pipe.execute()
         self.r.delete(keys.EXPIRY_INDEX)
-        job = self.job(self.settings(max_in_flight=2000, batch_size=500))
+        job = self.job(self.settings(max_in_flight=1000, batch_size=500))
         started = time.perf_counter()
         report = job.run()
         elapsed = time.perf_counter() - started
@@ -170,8 +169,8 @@ class Bench:
         template = TemplateSettings().by_name()["nginx"]
         settings = self.settings()
         now = time.time()
-        pods = [
-            builders.build_pod(
+        pods = [  # as the client's models, built before the clock starts
+            client.V1Pod.from_dict(builders.build_pod(
                 Record.from_hash(
                     {"id": f"{i:012d}".translate(str.maketrans("0123456789", "abcdefghij")),
                      "template": "nginx", "expires_at": str(now + 3600)}
@@ -179,7 +178,7 @@ class Bench:
                 template,
                 settings,
                 now=now,
-            )
+            ))
             for i in range(n)
         ]  # fmt: skip
         started = time.perf_counter()
@@ -268,8 +267,9 @@ class Bench:
                 {"id": f"{i:012d}".translate(str.maketrans("0123456789", "abcdefghij")),
                  "template": "nginx", "expires_at": str(time.time() + 3600)}
             )  # fmt: skip
-            pod: Any = builders.build_pod(record, template, settings, now=time.time())
-            created[pod.metadata.name] = time.time()
+            body = builders.build_pod(record, template, settings, now=time.time())
+            pod: Any = client.V1Pod.from_dict(body)  # the client's model, as callers send it
+            created[body["metadata"]["name"]] = time.time()
             api.create_namespaced_pod("sprout", pod)
             time.sleep(gap)
         done.wait(30)
@@ -288,7 +288,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__)
     parser.add_argument("--entries", type=int, default=3000, help="Redis-side entries")
     parser.add_argument("--containers", type=int, default=400, help="API-side containers")
-    parser.add_argument("--concurrency", type=int, default=32, help="job threads")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="entries a job holds at once (a thread each)"
+    )
     parser.add_argument("--samples", type=int, default=40, help="overhead samples")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sprout-bench-") as directory:

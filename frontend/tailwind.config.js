@@ -1,6 +1,6 @@
 /** @type {import('tailwindcss').Config} */
 export default {
-  content: ['./index.html', './src/**/*.{ts,tsx}'],
+  content: ['./index.html', './address.html', './src/**/*.{ts,tsx}'],
   darkMode: 'media',
   theme: {
     extend: {

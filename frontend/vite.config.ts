@@ -26,6 +26,16 @@ export default defineConfig({
     terserOptions: { compress: { passes: 2 } },
     // Every browser the page supports has <link rel=modulepreload>: no polyfill in the first load.
     modulePreload: { polyfill: false },
+    // Two pages: the app, and what a container's address shows when no container answers there
+    // (no script: the servers pick its case, see address.html). The address page's stylesheet
+    // inlines the app's (src/address.css), so the app's chunks stay as they were; the two are
+    // the same bytes, and Vite emits them as one file.
+    rollupOptions: {
+      input: {
+        index: fileURLToPath(new URL('./index.html', import.meta.url)),
+        address: fileURLToPath(new URL('./address.html', import.meta.url)),
+      },
+    },
   },
   worker: { format: 'es' },
   test: {

@@ -92,9 +92,11 @@ class RunningStack:
                 self.process.stdout.close()
 
 
-def processes_of(data_dir: Path, command_has: str = "") -> list[int]:
+def processes_of(data_dir: Path, command_has: str = "", command_lacks: str = "") -> list[int]:
     """Live processes started for the stack in `data_dir`: they carry SPROUT_STACK, except
-    Redis, which writes its title over its environment; it runs in <data-dir>/redis.
+    Redis, which writes its title over its environment; it runs in <data-dir>/redis. With
+    `command_has` / `command_lacks`, those whose command line has / lacks that text (read
+    once: a process that ends meanwhile is left out, not taken for another kind).
 
     Every process listed was alive at one moment, the end of the scan: reading /proc takes a
     while, and a process seen early in the scan that ends before a later one starts is left
@@ -114,8 +116,12 @@ def processes_of(data_dir: Path, command_has: str = "") -> list[int]:
             continue
         if marker not in environ.split(b"\0") and _working_dir(entry) != redis_dir:
             continue
-        if command_has and command_has.encode() not in _command_line(entry):
-            continue
+        if command_has or command_lacks:
+            command = _command_line(entry)
+            if command_has.encode() not in command or (
+                command_lacks and command_lacks.encode() in command
+            ):
+                continue
         seen[int(entry.name)] = started
     return [pid for pid, started in seen.items() if _start_time(Path(f"/proc/{pid}")) == started]
 
@@ -153,12 +159,9 @@ def redis_pid(data_dir: Path) -> int:
 
 
 def worker_jobs(data_dir: Path) -> list[int]:
-    """Worker job processes running for the stack (not the scheduled tick)."""
-    return [
-        pid
-        for pid in processes_of(data_dir, "functions.worker")
-        if b" tick" not in _command_line(Path(f"/proc/{pid}"))
-    ]
+    """Worker job processes running for the stack (not the scheduled tick, which runs every
+    couple of seconds: a second read of its command line, after it ended, read as a job's)."""
+    return processes_of(data_dir, "functions.worker", command_lacks=" tick")
 
 
 class Visitor:

@@ -12,6 +12,8 @@ command -v redis-server >/dev/null || want_packages+=(redis-server)
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || want_packages+=(chromium chromium-driver)
   command -v wrk >/dev/null || want_packages+=(wrk)
+  # the frontend image's nginx, to run its nginx.conf in tests (tests/deploy)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || want_packages+=(nginx-light)
 fi
 if [ ${#want_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

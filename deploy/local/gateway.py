@@ -7,6 +7,12 @@ read from the IngressRoute manifest (`deploy.manifests.route_table`), so the two
 Paths routed to the frontend are served from the built files, with the SPA fallback to
 index.html, compressed as the cluster's nginx compresses them: gzip at its level for the types
 its `gzip_types` names (and HTML), read from deploy/images/frontend/nginx.conf.
+
+A container's address, `<id>.localhost`, gets the frontend's address page (address.html),
+with the case its record in Redis shows: the pods are simulated, so a live container has no
+web server of its own and the page says what a real cluster would show there. Unlike the
+cluster's nginx (which has no Redis and answers one 404 for every dead address), the gateway
+can tell the cases apart, and answers each with its own status (`address_case`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import redis
+
+from shared import keys
+from shared.records import Record
+
 FRONTEND = "frontend"
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -37,17 +48,9 @@ MAX_BODY = 1024 * 1024
 NGINX_CONF = Path(__file__).resolve().parents[1] / "images" / "frontend" / "nginx.conf"
 GZIP_MIN_LENGTH = 20  # nginx's default gzip_min_length
 CONTAINER_HOST = re.compile(r"^([a-z2-7]{12})\.localhost(:\d+)?$")
-CONTAINER_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Container {id}</title>
-<body style="font: 16px system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
-<h1>Container {id}</h1>
-<p>This address belongs to a Sprout container. This Sprout runs on a <strong>simulated</strong>
-cluster: its pods exist only as Kubernetes objects, so there is no program here to answer.</p>
-<p>On a real cluster, Traefik routes <code>{id}.&lt;base domain&gt;</code> to the container's
-Service, and this page is the container's own.</p>
-</body></html>
-"""
+ADDRESS_PAGE = "address.html"  # in the frontend's build: the page of a container's address
+ADDRESS_CASE_MARK = 'data-case="ended"'  # the cluster's case, which the gateway rewrites
+SITE_LINK_MARK = 'data-site-link href="/"'  # the link back, which nginx rewrites as well
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,27 @@ class Compression:
 
     def applies(self, accept_encoding: str, kind: str, size: int) -> bool:
         return size >= GZIP_MIN_LENGTH and kind in self.types and accepts_gzip(accept_encoding)
+
+
+def address_case(record: Record | None) -> tuple[int, str]:
+    """The status and page case of a container's address, from its record (None: none).
+
+    410 Gone for a container that existed and ended, 404 for an id Sprout does not know (or
+    whose record's TTL after its end ran out), 503 while it starts (what Traefik answers
+    before the pod is ready), 200 for a live container (the simulated one's placeholder).
+    """
+    if record is None:
+        return 404, "unknown"
+    if record.state == "running":
+        return 200, "simulated"
+    if record.state == "pending":
+        return 503, "starting"
+    if record.state == "failed":
+        return 410, "failed"
+    # deleting or deleted. The reaper expires a container at or after `expires_at`; its owner
+    # deletes before. (An owner's delete whose pod went only after that time reads as expired.)
+    expired = record.expires_at > 0 and record.updated_at >= record.expires_at
+    return 410, "expired" if expired else "deleted"
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -106,8 +130,16 @@ class Gateway(ThreadingHTTPServer):
         upstreams: dict[str, str],
         static_dir: Path | None,
         compression: Compression | None = None,
+        redis_url: str | None = None,
     ) -> None:
         super().__init__(address, GatewayHandler)
+        # Where the containers' records are; without it, every address reads as the
+        # cluster's nginx shows it (one 404 for ended and unknown alike).
+        self.redis = (
+            redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=5)
+            if redis_url
+            else None
+        )
         self.compression = compression or Compression.from_nginx()
         # Longest prefix first: the rule Traefik applies to PathPrefix routes of one router set.
         self.routes = sorted(routes, key=lambda route: len(route[0]), reverse=True)
@@ -152,6 +184,8 @@ class Gateway(ThreadingHTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
+        if self.redis is not None:
+            self.redis.close()
         with self.connections_lock:
             for connection in self.open_connections:
                 connection.close()
@@ -174,10 +208,15 @@ class GatewayHandler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         container = CONTAINER_HOST.match(self.headers.get("Host", ""))
         if container:
-            self.serve_container_page(container.group(1))
+            if path.startswith("/assets/"):
+                self.serve_static(path)  # the page's stylesheet (nginx: /_address/assets/)
+            else:
+                self.serve_address_page(container.group(1))
             return
         service = self.server.service_for(path)
-        if service is None:
+        if urllib.parse.unquote(path).lstrip("/") == ADDRESS_PAGE:
+            self.send_json(404, "not_found", f"No such file: {path}")  # nginx: `internal`
+        elif service is None:
             self.send_json(404, "not_found", f"No route for {path}")
         elif service == FRONTEND or service not in self.server.upstreams:
             self.serve_static(path)
@@ -253,7 +292,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if encoded:
             self.send_header("Content-Encoding", "gzip")
         if kind in compression.types:
-            # nginx leaves this out (gzip_vary off); a shared cache needs it to keep both forms.
+            # As nginx's `gzip_vary on`: a shared cache keeps both forms apart.
             self.send_header("Vary", "Accept-Encoding")
         hashed_asset = "/assets/" in path
         cache = "public, max-age=31536000, immutable" if hashed_asset else "no-cache"
@@ -263,15 +302,48 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def serve_container_page(self, container_id: str) -> None:
-        """<id>.localhost: where Traefik would route to the container's Service and pod."""
-        page = CONTAINER_PAGE.format(id=container_id).encode()
-        self.send_response(200)
+    def serve_address_page(self, container_id: str) -> None:
+        """<id>.localhost: where Traefik routes to the container's pod, or to the address page."""
+        root = self.server.static_dir
+        page_file = root / ADDRESS_PAGE if root else None
+        self.discard_body()  # what a client sent the container, before the answer
+        if page_file is None or not page_file.is_file():
+            self.send_json(503, "frontend_missing", "The frontend is not built (npm run build)")
+            return
+        if self.server.redis is None:
+            status, case = 404, "ended"
+        else:
+            try:
+                fields = self.server.redis.hgetall(keys.record(container_id))
+            except redis.RedisError:
+                self.send_json(503, "state_unavailable", "Redis is not answering; try again")
+                return
+            status, case = address_case(Record.from_hash(fields) if fields else None)
+        page = page_file.read_text(encoding="utf-8")
+        page = page.replace(ADDRESS_CASE_MARK, f'data-case="{case}"', 1)
+        page = page.replace(SITE_LINK_MARK, f'data-site-link href="{self.server.url}/"', 1)
+        data = page.encode()
+        self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(page)))
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if status == 503:
+            self.send_header("Retry-After", "1")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(page)
+            self.wfile.write(data)
+
+    def discard_body(self) -> None:
+        """Read a request body nobody will use, so the kept-alive connection stays in step."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if 0 <= length <= MAX_BODY:
+            self.rfile.read(length)
+        else:
+            self.close_connection = True  # too much, or no telling where it ends
 
     def send_json(self, status: int, code: str, message: str) -> None:
         data = json.dumps({"error": {"code": code, "message": message}}).encode()
@@ -291,9 +363,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--upstream", action="append", default=[], metavar="NAME=URL")
     parser.add_argument("--static", type=Path, default=None)
+    parser.add_argument("--redis", default=None, help="the records, for containers' addresses")
     options = parser.parse_args(argv)
     upstreams = dict(item.split("=", 1) for item in options.upstream)
-    gateway = Gateway((options.host, options.port), route_table(), upstreams, options.static)
+    gateway = Gateway(
+        (options.host, options.port),
+        route_table(),
+        upstreams,
+        options.static,
+        redis_url=options.redis,
+    )
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=gateway.shutdown).start())
     print(gateway.url, flush=True)
     try:

@@ -46,7 +46,6 @@ FUNCTIONS = ("captcha", "containers", "ratelimit")
 LOCAL_WORKER_TIMINGS = {
     "SPROUT_WORKER_LINGER": "5",
     "SPROUT_WORKER_CLAIM_MIN_IDLE": "8",
-    "SPROUT_WORKER_BACKOFF_MAX": "4",
     "SPROUT_WORKER_LOST_AFTER": "30",
 }
 
@@ -98,7 +97,7 @@ class Stack:
             env = self._environment(redis_url, kubeconfig, simulated, gateway_port)
             upstreams = [f"{name}={self._start_function(name, env)}" for name in FUNCTIONS]
             self._start_scaler(env)
-            self.url = self._start_gateway(gateway_port, upstreams)
+            self.url = self._start_gateway(gateway_port, upstreams, redis_url)
         except BaseException:
             self.stop()
             raise
@@ -229,10 +228,11 @@ class Stack:
         )  # fmt: skip
         part.address = f"jobs log: {self.logs / 'worker-jobs.log'}"
 
-    def _start_gateway(self, port: int, upstreams: list[str]) -> str:
+    def _start_gateway(self, port: int, upstreams: list[str], redis_url: str) -> str:
         command = [
             sys.executable, "-m", "deploy.local.gateway", "--host", self.options.host,
             "--port", str(port), "--static", str(ROOT / "frontend" / "dist"),
+            "--redis", redis_url,
         ]  # fmt: skip
         for upstream in upstreams:
             command += ["--upstream", upstream]

@@ -1,15 +1,15 @@
 """The worker: a KEDA ScaledJob that turns `container_events` entries into hardened pods.
 
-Each job drains a batch of entries and exits (see `job`). Only the worker talks to
-Kubernetes, and only through `kube.Kube` (RBAC: `kube.REQUIRED_RBAC`).
+Each job drains the stream and exits, a thread per entry it holds (see `job`). Only the
+worker talks to Kubernetes, and only through `kube.Kube` (RBAC: `kube.REQUIRED_RBAC`).
 
 Modules, in layers (each imports only from the layers above it):
 
     settings, errors, ratelimit, podstatus, builders   pure: no I/O
     kube (the API, rate-capped, errors translated), stream (the consumer group, Lua),
-    metrics (counts summed in Redis)
-    tracker (one pod watch per job), handlers (one entry), reconcile (the gap-closer)
-    job (the loop), __main__ (the command line)
+    metrics (counts summed in Redis), report (a job's tally, for its log line and metrics)
+    tracker (one pod watch per job), handlers (what an entry does), reconcile (the gap-closer)
+    job (a thread per entry: its whole life), __main__ (the command line)
 
 How entries left by a dead job are picked up with no new traffic
 -----------------------------------------------------------------
@@ -22,7 +22,8 @@ pieces close that gap:
    its pods take. So "idle for longer than `claim_min_idle`" means "its job is dead", and
    that threshold can be short (default 30 s) while pods get 180 s to start.
 2. Take-over. Every job starts with `XAUTOCLAIM` (min-idle `claim_min_idle`) and repeats it
-   while it runs, before reading new entries. A take-over counts as a delivery; after
+   while it runs, before reading new entries. A take-over counts as a delivery, as does a
+   job's own retry of an entry that failed for now (`XCLAIM` after a backoff); after
    `max_deliveries` the entry goes to the dead-letter stream and its container to `failed`.
 3. The tick. A CronJob runs `sprout-worker tick` every minute. It needs Redis only (no
    cluster credentials) and adds one `reconcile` entry to the stream when lag is 0 and

@@ -1,7 +1,9 @@
 """What a container is on the cluster: a Pod, a ClusterIP Service and an Ingress.
 
 Pure functions of the record, the template and the settings (and `now`, for the pod's
-remaining lifetime): no API calls, no clock. Tests compare their whole serialized output.
+remaining lifetime): no API calls, no clock. Each answers the JSON body the API is sent
+(camelCase, no nulls), as plain dicts: the client's typed models would cost every job a
+third of a second of imports before its first create. Tests compare whole objects.
 
 Choices made here:
 - Names are `sprout-<id>`: container ids are 12 base32 characters (`[a-z2-7]`), so the name
@@ -25,12 +27,9 @@ Choices made here:
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from typing import Any
-
-from kubernetes import client
 
 from functions.worker.settings import WorkerSettings
 from shared.records import Record
@@ -83,13 +82,13 @@ def labels(record: Record) -> dict[str, str]:
     }
 
 
-def _metadata(record: Record, settings: WorkerSettings) -> client.V1ObjectMeta:
-    return client.V1ObjectMeta(
-        name=object_name(record.id),
-        namespace=settings.namespace,
-        labels=labels(record),
-        annotations={EXPIRES_ANNOTATION: f"{record.expires_at:.3f}"},
-    )
+def _metadata(record: Record, settings: WorkerSettings) -> dict[str, Any]:
+    return {
+        "name": object_name(record.id),
+        "namespace": settings.namespace,
+        "labels": labels(record),
+        "annotations": {EXPIRES_ANNOTATION: f"{record.expires_at:.3f}"},
+    }
 
 
 def remaining_lifetime(record: Record, now: float) -> int:
@@ -99,122 +98,94 @@ def remaining_lifetime(record: Record, now: float) -> int:
 
 def build_pod(
     record: Record, template: Template, settings: WorkerSettings, *, now: float
-) -> client.V1Pod:
+) -> dict[str, Any]:
     quantities = {
         "cpu": template.cpu,
         "memory": template.memory,
         "ephemeral-storage": template.ephemeral_storage,
     }
-    container = client.V1Container(
-        name=CONTAINER_NAME,
-        image=template.image,
-        image_pull_policy="IfNotPresent",
-        command=list(template.command) if template.command else None,
-        args=list(template.args) if template.args else None,
-        ports=[
-            client.V1ContainerPort(name=PORT_NAME, container_port=template.port, protocol="TCP")
-        ],
-        resources=client.V1ResourceRequirements(requests=quantities, limits=dict(quantities)),
-        readiness_probe=client.V1Probe(
-            tcp_socket=client.V1TCPSocketAction(port=PORT_NAME),
-            period_seconds=2,
-            failure_threshold=3,
-        ),
-        security_context=client.V1SecurityContext(
-            allow_privilege_escalation=False,
-            capabilities=client.V1Capabilities(drop=["ALL"]),
-            run_as_non_root=True,
-            seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
-        ),
-    )
-    metadata = _metadata(record, settings)
-    metadata.annotations = {
-        **(metadata.annotations or {}),
-        EGRESS_BANDWIDTH_ANNOTATION: template.egress_bandwidth,
-        INGRESS_BANDWIDTH_ANNOTATION: template.ingress_bandwidth,
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": template.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": PORT_NAME, "containerPort": template.port, "protocol": "TCP"}],
+        "resources": {"requests": quantities, "limits": dict(quantities)},
+        "readinessProbe": {
+            "tcpSocket": {"port": PORT_NAME},
+            "periodSeconds": 2,
+            "failureThreshold": 3,
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
-    return client.V1Pod(
-        api_version="v1",
-        kind="Pod",
-        metadata=metadata,
-        spec=client.V1PodSpec(
-            containers=[container],
-            restart_policy="Never",
-            active_deadline_seconds=remaining_lifetime(record, now),
-            termination_grace_period_seconds=GRACE_SECONDS,
-            automount_service_account_token=False,
-            enable_service_links=False,
-            security_context=client.V1PodSecurityContext(
-                run_as_non_root=True,
-                run_as_user=RUN_AS,
-                seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
-            ),
-        ),
-    )
+    if template.command:
+        container["command"] = list(template.command)
+    if template.args:
+        container["args"] = list(template.args)
+    metadata = _metadata(record, settings)
+    metadata["annotations"][EGRESS_BANDWIDTH_ANNOTATION] = template.egress_bandwidth
+    metadata["annotations"][INGRESS_BANDWIDTH_ANNOTATION] = template.ingress_bandwidth
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {
+            "containers": [container],
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": remaining_lifetime(record, now),
+            "terminationGracePeriodSeconds": GRACE_SECONDS,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": RUN_AS,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+        },
+    }
 
 
-def build_service(record: Record, template: Template, settings: WorkerSettings) -> client.V1Service:
-    return client.V1Service(
-        api_version="v1",
-        kind="Service",
-        metadata=_metadata(record, settings),
-        spec=client.V1ServiceSpec(
-            type="ClusterIP",
-            selector={PART_OF_LABEL: PART_OF, CONTAINER_ID_LABEL: record.id},
-            ports=[
-                client.V1ServicePort(
-                    name=PORT_NAME, port=SERVICE_PORT, target_port=template.port, protocol="TCP"
-                )
+def build_service(record: Record, template: Template, settings: WorkerSettings) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(record, settings),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {PART_OF_LABEL: PART_OF, CONTAINER_ID_LABEL: record.id},
+            "ports": [
+                {
+                    "name": PORT_NAME,
+                    "port": SERVICE_PORT,
+                    "targetPort": template.port,
+                    "protocol": "TCP",
+                }
             ],
-        ),
-    )
+        },
+    }
 
 
-def build_ingress(record: Record, settings: WorkerSettings, site: SiteSettings) -> client.V1Ingress:
+def build_ingress(record: Record, settings: WorkerSettings, site: SiteSettings) -> dict[str, Any]:
     host = site.container_host(record.id)
     metadata = _metadata(record, settings)
-    metadata.annotations = {
-        **(metadata.annotations or {}),
-        "traefik.ingress.kubernetes.io/router.tls": "true",
-    }
-    return client.V1Ingress(
-        api_version="networking.k8s.io/v1",
-        kind="Ingress",
-        metadata=metadata,
-        spec=client.V1IngressSpec(
-            ingress_class_name=settings.ingress_class,
-            tls=[client.V1IngressTLS(hosts=[host], secret_name=settings.tls_secret)],
-            rules=[
-                client.V1IngressRule(
-                    host=host,
-                    http=client.V1HTTPIngressRuleValue(
-                        paths=[
-                            client.V1HTTPIngressPath(
-                                path="/",
-                                path_type="Prefix",
-                                backend=client.V1IngressBackend(
-                                    service=client.V1IngressServiceBackend(
-                                        name=object_name(record.id),
-                                        port=client.V1ServiceBackendPort(number=SERVICE_PORT),
-                                    )
-                                ),
-                            )
-                        ]
-                    ),
-                )
+    metadata["annotations"]["traefik.ingress.kubernetes.io/router.tls"] = "true"
+    backend = {"service": {"name": object_name(record.id), "port": {"number": SERVICE_PORT}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": metadata,
+        "spec": {
+            "ingressClassName": settings.ingress_class,
+            "tls": [{"hosts": [host], "secretName": settings.tls_secret}],
+            "rules": [
+                {
+                    "host": host,
+                    "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
+                }
             ],
-        ),
-    )
-
-
-def serialize(obj: object) -> dict[str, object]:
-    """The JSON body the client sends for `obj` (camelCase keys, no nulls)."""
-    serializer: Any = _serializer()
-    result = serializer.sanitize_for_serialization(obj)
-    assert isinstance(result, dict)
-    return result
-
-
-@functools.cache
-def _serializer() -> client.ApiClient:
-    return client.ApiClient()
+        },
+    }

@@ -2,8 +2,8 @@
 
     KubeError
     ├── TemporaryError(delay)    5xx, 429 (its Retry-After), timeouts, connection errors:
-    │                            retry after `delay`; when the tries run out, the entry is
-    │                            delivered again later, and dead-lettered after N deliveries
+    │                            the entry is delivered again after a backoff (or `delay`),
+    │                            and dead-lettered after N deliveries
     └── PermanentError(reason)   400, 401, 403, 422 and other 4xx: retrying will not help;
         │                        the container fails with `reason`, which a person can read
         ├── NotFound             404: on delete it means "already done"
@@ -19,16 +19,14 @@ import email.utils
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-T = TypeVar("T")
-
-RETRY_AFTER_MAX = 60.0  # a longer Retry-After is taken as this (the entry is redelivered)
+RETRY_AFTER_MAX = 60.0  # a longer Retry-After is taken as this (the entry stays held)
 
 
 class KubeError(Exception):
@@ -132,24 +130,8 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | No
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
-def retrying(
-    call: Callable[[], T],
-    *,
-    attempts: int,
-    base: float,
-    cap: float,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Run `call`, retrying `TemporaryError`s with backoff, or after the server's Retry-After
-    (honoured up to `RETRY_AFTER_MAX`)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except TemporaryError as exc:
-            if attempt == attempts:
-                raise
-            if exc.delay is not None:
-                sleep(min(RETRY_AFTER_MAX, exc.delay))
-            else:
-                sleep(backoff_delay(attempt, base, cap))
-    raise AssertionError("unreachable")  # pragma: no cover
+def retry_delay(error: BaseException, attempt: int, base: float, cap: float) -> float:
+    """Seconds before an entry that failed with `error` is delivered again: the server's
+    Retry-After (up to `RETRY_AFTER_MAX`), else backoff."""
+    delay = getattr(error, "delay", None)
+    return backoff_delay(attempt, base, cap) if delay is None else min(RETRY_AFTER_MAX, delay)

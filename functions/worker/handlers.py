@@ -1,20 +1,21 @@
 """What one stream entry does to the cluster and to its container's record.
 
-Each handler runs in a thread of the job's pool and is idempotent: it may run again for the
-same entry (a redelivery after a dead job or a temporary error) and for the same container
+Each handler runs in its entry's thread (see `job`) and is idempotent: it may run again for
+the same entry (a redelivery after a dead job or a temporary error) and for the same container
 from several entries at once, in several jobs, without leaving a second pod or a pod without
 a live record. The record's status, moved atomically by the named moves of `shared.lifecycle`
 (each checks the status it may start from), is what orders a create against a delete:
 
     create: pending --(phase creating)--> create pod, service, ingress --(phase starting)-->
-            wait for the pod (the job does that) --> running | failed
+            wait for the pod to be ready, fail or go (the tracker) --> running | failed
     delete / expire: deleting --> delete ingress, service, pod --> deleted
 
 If the move to `starting` is refused, a delete arrived while the objects were being made:
 the create removes them itself, so whichever of the two ran last, no pod is left. A create
 whose record is no longer pending (deleted, failed, expired) does nothing.
 
-Handlers raise `TemporaryError` (and only that) when the entry should be delivered again.
+A handler raises when the entry should be delivered again: `TemporaryError` from the API,
+or a Redis error.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from functions.worker import builders
 from functions.worker.errors import KubeError, PermanentError
 from functions.worker.kube import Kube
-from functions.worker.podstatus import PodState, timed_out
+from functions.worker.podstatus import timed_out
 from functions.worker.settings import WorkerSettings
 from functions.worker.stream import Delivery
 from functions.worker.tracker import PodTracker
@@ -54,14 +55,6 @@ class Done:
     launch_seconds: float | None = None
 
 
-@dataclass(frozen=True)
-class Await:
-    """The pod exists; the job waits for it to be ready or to fail, until `deadline`."""
-
-    container_id: str
-    deadline: float  # monotonic
-
-
 class Handlers:
     def __init__(
         self,
@@ -73,7 +66,6 @@ class Handlers:
         site: SiteSettings,
         templates: Mapping[str, Template],
         clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.kube = kube
         self.scripts = scripts
@@ -82,37 +74,29 @@ class Handlers:
         self.site = site
         self.templates = templates
         self.clock = clock
-        self.monotonic = monotonic
 
-    # -- entry points (called from the job's threads) -------------------------------------------
+    # -- entry points (each called from its entry's thread) -----------------------------------
 
-    def begin(self, delivery: Delivery) -> Done | Await:
+    def handle(self, delivery: Delivery) -> Done:
         if delivery.type == "create":
-            return self._create(delivery.container_id)
+            return self.create(delivery.container_id)
         if delivery.type in ("delete", "expire"):
-            return self._delete(delivery.container_id)
+            return self.delete(delivery.container_id)
         return Done("ignored")
 
-    def finish_create(self, container_id: str, state: PodState | None) -> Done:
-        """The awaited pod became ready, failed, vanished (or `state` None: timed out)."""
-        if state is not None and state.kind == "ready":
-            started_at = self.clock()
-            url = self.site.container_url(container_id)
-            try:
-                record = lifecycle.mark_running(self.scripts, container_id, now=started_at, url=url)
-            except Refused:
-                return Done("cancelled")  # deleted or expired meanwhile: that entry cleans up
-            return Done("running", launch_seconds=started_at - record.created_at)
-        reason = state.reason if state is not None else timed_out(self.settings.ready_deadline)
-        return self._fail_create(container_id, reason)
-
     def give_up(self, delivery: Delivery, reason: str) -> None:
-        """The entry is going to the dead-letter stream: its container fails, with a reason."""
+        """The entry is going to the dead-letter stream: its container fails, with a reason,
+        and its objects go (if the cluster answers now; else the reconciler removes them)."""
         if not builders.valid_container_id(delivery.container_id):
             return
         message = DELETE_FAILED if delivery.type in ("delete", "expire") else GAVE_UP
-        with contextlib.suppress(Refused):
+        try:
             lifecycle.give_up(self.scripts, delivery.container_id, message, now=self.clock())
+        except Refused:
+            pass
+        else:
+            with contextlib.suppress(KubeError):
+                self.kube.delete_all(builders.object_name(delivery.container_id))
         log.warning(
             "dead-letter entry=%s type=%s id=%s deliveries=%d: %s",
             delivery.entry_id,
@@ -124,7 +108,9 @@ class Handlers:
 
     # -- create -------------------------------------------------------------------------------
 
-    def _create(self, container_id: str) -> Done | Await:
+    def create(self, container_id: str) -> Done:
+        """A create's whole life: read the record, build and create the objects, wait for the
+        pod to run (or fail, or the deadline), write the outcome."""
         now = self.clock()
         record = records.load(self.scripts, container_id)
         if record is None:
@@ -151,7 +137,17 @@ class Handlers:
             self.kube.delete_all(builders.object_name(container_id))
             return Done("cancelled")
         self.tracker.seed(container_id, pod)
-        return Await(container_id, self.monotonic() + self.settings.ready_deadline)
+        state = self.tracker.wait(container_id, self.settings.ready_deadline)
+        if state is None or state.kind != "ready":
+            reason = state.reason if state else timed_out(self.settings.ready_deadline)
+            return self._fail_create(container_id, reason)
+        started_at = self.clock()
+        url = self.site.container_url(container_id)
+        try:
+            record = lifecycle.mark_running(self.scripts, container_id, now=started_at, url=url)
+        except Refused:
+            return Done("cancelled")  # deleted or expired meanwhile: that entry cleans up
+        return Done("running", launch_seconds=started_at - record.created_at)
 
     def _make_objects(self, record: Record, template: Template, now: float) -> dict[str, object]:
         pod = self.kube.create_pod(builders.build_pod(record, template, self.settings, now=now))
@@ -172,7 +168,7 @@ class Handlers:
 
     # -- delete -------------------------------------------------------------------------------
 
-    def _delete(self, container_id: str) -> Done:
+    def delete(self, container_id: str) -> Done:
         if not builders.valid_container_id(container_id):
             return Done("ignored")
         record = records.load(self.scripts, container_id)

@@ -1,48 +1,41 @@
 """One worker job: drain the stream, then exit (the KEDA ScaledJob shape, like an arq burst).
 
-The main thread coordinates; a pool of `concurrency` threads makes the API calls (all
-through one `RateLimiter`); one watch thread follows the pods (`PodTracker`); one heartbeat
-thread keeps the held entries fresh. Threads report back through one queue, so the job's
-bookkeeping (what is in flight, awaited, due for a retry, to be acknowledged) is touched by
-the main thread only.
+Each entry gets a thread for its whole life (`_work`): handle it (`handlers`: read the record,
+build and create the objects, wait for the pod to run or the deadline, write the outcome),
+acknowledge it; after a temporary failure, handle it again once delivered again after a
+backoff, or dead-letter it after `max_deliveries` (the one retry layer). Beside them: the main
+thread takes entries, a watch thread follows the pods (entries wait on it), a heartbeat
+thread keeps held entries fresh, and reconciles run in threads of their own, one at a time.
 
-    start: ensure the group, list+watch pods, reconcile
-    loop:  take entries: own retries that are due, entries of dead jobs (XAUTOCLAIM),
-           new entries (XREADGROUP), up to `max_in_flight` held at once
-           hand each to the pool (handlers.begin); a create answers Await(pod): the job
-           waits for the watch to say ready/failed/gone, or the deadline, then the pool
-           writes the outcome (handlers.finish_create)
-           acknowledge + delete what is done (one transaction per loop)
-           a temporary failure: retry later as a new delivery (backoff), or dead-letter
-           after `max_deliveries`
-    exit:  nothing new for `linger` seconds and nothing in hand, or past `max_run_time`
-           (stop taking entries, finish those in hand), or stop() (SIGTERM)
+    start: ensure the group, start the watch and the heartbeat, read at once (the start-up
+           reconcile runs beside the first entries: a cold start waits for no list)
+    loop:  take entries, dead jobs' first (`Stream.take`), up to `max_in_flight` held at
+           once; reconcile every `reconcile_interval`
+    exit:  nothing held and nothing new for `linger` seconds, or past `max_run_time`, or
+           stop() (SIGTERM): take no more entries, finish those in hand
+
+Threads, not asyncio: the official Kubernetes client is synchronous (the tests and the
+simulator are built around it), a job holds tens of entries, and a blocked thread reads as
+its entry's story, top to bottom.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import queue
-import secrets
-import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from functions.worker import builders
-from functions.worker.errors import TemporaryError, backoff_delay
-from functions.worker.handlers import Await, Done, Handlers
+from functions.worker.errors import TemporaryError, retry_delay
+from functions.worker.handlers import Done, Handlers
 from functions.worker.kube import Kube
 from functions.worker.metrics import JobMetrics
-from functions.worker.podstatus import PodState
 from functions.worker.reconcile import Reconciler
+from functions.worker.report import JobReport
 from functions.worker.settings import WorkerSettings
 from functions.worker.stream import ENTRY_TYPES, Delivery, Stream
 from functions.worker.tracker import PodTracker
@@ -53,37 +46,8 @@ from shared.settings import SiteSettings, Template
 log = logging.getLogger("sprout.worker")
 
 TICK_RECONCILE_AFTER = 5.0  # a tick reconciles unless this job did so this recently
-
-
-def consumer_name() -> str:
-    """Unique per job: the pod's hostname is the Job pod's name on Kubernetes."""
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-@dataclass
-class JobReport:
-    outcomes: Counter[str] = field(default_factory=Counter)
-    deliveries: int = 0
-    retried: int = 0
-    dead_lettered: int = 0
-    reconciles: int = 0
-    api_calls: int = 0
-    seconds: float = 0.0
-    stopped_by: str = ""
-
-    def summary(self) -> str:
-        outcomes = " ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items()))
-        return (
-            f"job done in {self.seconds:.1f}s ({self.stopped_by}): deliveries={self.deliveries} "
-            f"{outcomes} retried={self.retried} dead_lettered={self.dead_lettered} "
-            f"reconciles={self.reconciles} api_calls={self.api_calls}"
-        )
-
-
-@dataclass
-class _Waiter:
-    delivery: Delivery
-    deadline: float
+WAKE = 0.25  # the main thread looks at least this often (stop, the last entry done, claims)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
 class Job:
@@ -99,386 +63,187 @@ class Job:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
-        self.kube = kube
-        self.clock = clock
-        self.monotonic = monotonic
-        self.scripts = Scripts(redis_client)
-        self.stream = Stream(redis_client, consumer or consumer_name())
-        self.events: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
-        self.tracker = PodTracker(kube, self._pods_changed, clock=monotonic)
+        self.settings, self.kube, self.clock, self.monotonic = settings, kube, clock, monotonic
+        scripts = self.scripts = Scripts(redis_client)
+        self.stream = Stream(redis_client, consumer)
+        self.tracker = PodTracker(kube, clock=monotonic)
         self.handlers = Handlers(
-            kube=kube,
-            scripts=self.scripts,
-            tracker=self.tracker,
-            settings=settings,
-            site=site,
-            templates=templates,
-            clock=clock,
-            monotonic=monotonic,
-        )
+            kube=kube, scripts=scripts, tracker=self.tracker, settings=settings, site=site,
+            templates=templates, clock=clock,
+        )  # fmt: skip
         self.reconciler = Reconciler(
-            kube=kube, stream=self.stream, scripts=self.scripts, settings=settings, clock=clock
+            kube=kube, stream=self.stream, scripts=scripts, settings=settings, clock=clock
         )
-        self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="sprout-api")
-        self.report = JobReport()
-        self.metrics = JobMetrics(redis_client, monotonic=monotonic)
-        self._stop = threading.Event()
-        # Touched by the main thread only (the heartbeat reads a copy of `in_flight`).
-        self.in_flight: dict[str, Delivery] = {}
-        self.waiting: dict[str, list[_Waiter]] = {}
-        self.retries: dict[str, float] = {}  # entry id -> monotonic time it is due
-        self.to_finish: list[str] = []
-        self._last_reconcile = float("-inf")
-        self._next_claim = 0.0
-        self._next_read = 0.0
-
-    @property
-    def consumer(self) -> str:
-        return self.stream.consumer
+        self.report = JobReport(JobMetrics(redis_client, monotonic=monotonic))
+        self._stop = threading.Event()  # take no more entries
+        self._lock = threading.Lock()  # guards `_held`, the entries this job's threads work on
+        self._held: set[str] = set()
 
     def stop(self) -> None:
-        """Stop taking entries; finish those in hand. Safe in a signal handler: it only sets
-        an event (the main loop looks at it at least every second)."""
+        """Take no more entries; finish those in hand. Safe in a signal handler."""
         self._stop.set()
 
-    # -- the run ------------------------------------------------------------------------------
+    # -- the main thread ----------------------------------------------------------------------
 
     def run(self) -> JobReport:
-        started = self.monotonic()
-        stop_reading_at = started + self.settings.max_run_time
-        heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        settings, started, report = self.settings, self.monotonic(), self.report
         self.stream.ensure_group()
         self.tracker.start()
+        ended = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(ended,), daemon=True)
         heartbeat.start()
+        idle_since, outage_since = started, 0.0
         try:
-            reconciled = False
-            outage_since: float | None = None
-            while True:
+            while not self._stop.is_set() and self.monotonic() < started + settings.max_run_time:
                 try:
-                    if not reconciled:
-                        self._reconcile()
-                        reconciled = True
-                    if not self._step(stop_reading_at):
+                    lingering = idle_since + settings.linger - self.monotonic()
+                    if self._step(WAKE if self._busy() else min(WAKE, lingering)) or self._busy():
+                        idle_since = self.monotonic()
+                    elif self.monotonic() >= idle_since + settings.linger:
+                        report.stopped_by = "drained"
                         break
-                    outage_since = None
-                except (redis.ConnectionError, redis.TimeoutError) as exc:
-                    outage_since = self._wait_out_redis(exc, outage_since)
+                    outage_since = 0.0
+                except REDIS_DOWN as exc:
+                    # Wait out a restart of Redis (its entries in hand), up to the grace.
+                    outage_since = outage_since or self.monotonic()
+                    if self.monotonic() - outage_since >= settings.redis_outage_grace:
+                        raise
+                    log.warning("Redis unreachable, waiting: %s", exc)
+                    self._stop.wait(1.0)
+            if not report.stopped_by:
+                report.stopped_by = "stop" if self._stop.is_set() else "max-run-time"
         finally:
-            self._stop.set()
-            self.pool.shutdown(wait=True)
-            self._drain_events()
-            self._flush()
+            self._stop.set()  # entries waiting to be delivered again are left to the next job
+            while self._busy():
+                time.sleep(WAKE / 5)
+            ended.set()
             self.tracker.stop()
             heartbeat.join(timeout=5)
             self.stream.forget_consumer()
-            self.report.api_calls = self.kube.calls
-            self.report.seconds = self.monotonic() - started
-            self._count_job()
-        log.info(self.report.summary())
-        return self.report
+            seconds, api_calls = self.monotonic() - started, self.kube.calls
+            report.end(seconds=seconds, api_calls=api_calls, reconciles=self.reconciler.runs)
+        log.info(report.summary())
+        return report
 
-    def _step(self, stop_reading_at: float) -> bool:
-        """One turn of the loop: take entries, handle what the threads reported. False once
-        the job is done (drained, stopped, or out of time)."""
-        now = self.monotonic()
-        reading = not self._stop.is_set() and now < stop_reading_at
-        if reading and now - self._last_reconcile >= self.settings.reconcile_interval:
-            self._reconcile()
-        taken = self._take(now) if reading else 0
-        if not self.in_flight and not (reading and self.retries):
-            if not reading:
-                self.report.stopped_by = "stop" if self._stop.is_set() else "max-run-time"
-                return False
-            if taken == 0 and not self._linger():
-                self.report.stopped_by = "stop" if self._stop.is_set() else "drained"
-                return False
-            return True
-        self._pump(self._wait_time(now))
-        return True
-
-    def _wait_out_redis(self, error: redis.RedisError, since: float | None) -> float:
-        """Redis did not answer: wait a second and try again, for up to `redis_outage_grace`
-        in all, so that a restart of Redis does not end the job with its entries in hand
-        (they would wait for `claim_min_idle` and the tick). Past that, or when stopped, the
-        error ends the job. Handlers go on meanwhile; their writes retry as entries do."""
-        now = self.monotonic()
-        since = now if since is None else since
-        if self._stop.is_set() or now - since >= self.settings.redis_outage_grace:
-            raise error
-        log.warning("Redis unreachable for %.0fs, waiting: %s", now - since, error)
-        self._stop.wait(1.0)
-        return since
-
-    def _count_job(self) -> None:
-        self.metrics.inc(
-            "sprout_worker_jobs_total", {"stopped_by": self.report.stopped_by or "error"}
-        )
-        self.metrics.inc("sprout_worker_job_seconds_total", value=self.report.seconds)
-        self.metrics.inc("sprout_worker_api_calls_total", value=self.report.api_calls)
-        self.metrics.flush(force=True)
-
-    def _linger(self) -> bool:
-        """Wait up to `linger` for a new entry; True if one came (and was taken).
-
-        Blocks a second at a time, so stop() (SIGTERM) is noticed within a second."""
-        until = self.monotonic() + self.settings.linger
-        while not self._stop.is_set():
-            block = min(until - self.monotonic(), 1.0)
-            if block <= 0:
-                return False
-            deliveries = self.stream.read_new(
-                self.settings.batch_size, block_ms=max(1, int(block * 1000))
-            )
-            for delivery in deliveries:
-                self._dispatch(delivery)
-            if deliveries:
-                return True
-        return False
-
-    def _take(self, now: float) -> int:
-        """Take entries up to the in-flight cap: due retries, dead jobs' entries, new ones."""
-        room = self.settings.max_in_flight - len(self.in_flight)
-        if room <= 0:
-            return 0
-        taken: list[Delivery] = []
-        due = [entry_id for entry_id, at in self.retries.items() if at <= now][:room]
-        if due:
-            for entry_id in due:
-                del self.retries[entry_id]
-            taken += self.stream.reclaim_own(due)
-        want = min(self.settings.batch_size, room - len(taken))
-        if want > 0 and now >= self._next_claim:
-            claimed = self.stream.claim_stale(self.settings.claim_min_idle, want)
-            taken += claimed
-            if claimed:
-                self.metrics.inc("sprout_worker_takeovers_total", value=len(claimed))
-            if len(claimed) < want:
-                self._next_claim = now + min(1.0, self.settings.claim_min_idle / 4)
-        want = min(self.settings.batch_size, room - len(taken))
-        if want > 0 and now >= self._next_read:
-            new = self.stream.read_new(want)
-            taken += new
-            if len(new) < want:
-                self._next_read = now + self.settings.poll_interval
+    def _step(self, wait: float) -> bool:
+        """Take entries (waiting up to `wait` seconds for one), a thread for each; start a
+        reconcile when one is due, after the first read. True if entries came."""
+        while len(self._held) >= self.settings.max_in_flight and not self._stop.wait(WAKE / 5):
+            pass
+        want = min(self.settings.batch_size, self.settings.max_in_flight - len(self._held))
+        block = max(1, int(wait * 1000)) if wait > 0 else None
+        taken = self.stream.take(want, min_idle=self.settings.claim_min_idle, block_ms=block)
+        if takeovers := sum(d.deliveries > 1 for d in taken):  # a dead job's: delivered before
+            self.report.count("sprout_worker_takeovers_total", value=takeovers)
+        self.report.deliveries += len(taken)
         for delivery in taken:
-            self._dispatch(delivery)
-        return len(taken)
+            with self._lock:
+                new = delivery.entry_id not in self._held  # else taken back from ourselves
+                self._held.add(delivery.entry_id)
+            if new:
+                self._thread(f"entry-{delivery.entry_id}", self._work, delivery)
+        if self.reconciler.claim(self.settings.reconcile_interval):
+            self._thread("reconcile", self._reconcile)
+        self.report.flush()
+        return bool(taken)
 
-    def _wait_time(self, now: float) -> float:
-        wake = now + self.settings.poll_interval
-        if len(self.in_flight) >= self.settings.max_in_flight:
-            wake = now + 1.0  # nothing to read for now: wake for events and deadlines
-        for waiters in self.waiting.values():
-            for waiter in waiters:
-                wake = min(wake, waiter.deadline)
-        if self.retries:
-            wake = min(wake, min(self.retries.values()))
-        return max(0.0, wake - now)
+    def _busy(self) -> bool:
+        return bool(self._held) or self.reconciler.running
 
-    # -- dispatching and completing entries ---------------------------------------------------
+    def _thread(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
-    def _dispatch(self, delivery: Delivery) -> None:
-        self.report.deliveries += 1
-        if delivery.entry_id in self.in_flight:
-            return  # already in hand (taken back from ourselves): the first one finishes it
-        self.retries.pop(delivery.entry_id, None)
+    # -- an entry's thread --------------------------------------------------------------------
+
+    def _work(self, delivery: Delivery) -> None:
+        """The entry's whole life: handle it, acknowledge it; after a temporary failure,
+        handle it again once it is delivered again, or dead-letter it."""
+        entry: Delivery | None = delivery
+        with logs.bound(delivery.request_id):
+            try:
+                while entry is not None:
+                    try:
+                        if done := self._handle(entry):
+                            self._finish(entry, done)
+                        return
+                    except Exception as error:  # every failure is the entry's; none ends the job
+                        entry = self._again(entry, error)
+            finally:
+                with self._lock:
+                    self._held.discard(delivery.entry_id)
+
+    def _handle(self, delivery: Delivery) -> Done | None:
+        """What the entry does; None if it went to the dead-letter stream instead."""
         if delivery.type == "reconcile":
-            self.to_finish.append(delivery.entry_id)
-            self.report.outcomes["tick"] += 1
-            self.metrics.inc(
-                "sprout_worker_entries_total", {"type": "reconcile", "outcome": "tick"}
-            )
-            if self.monotonic() - self._last_reconcile >= TICK_RECONCILE_AFTER:
+            if self.reconciler.claim(TICK_RECONCILE_AFTER):
                 self._reconcile()
-            return
-        self.in_flight[delivery.entry_id] = delivery
-        if delivery.type not in ENTRY_TYPES or not builders.valid_container_id(
-            delivery.container_id
-        ):
-            self._submit("gave_up", self._give_up, delivery, "malformed entry")
-        elif delivery.deliveries > self.settings.max_deliveries:
-            self._submit("gave_up", self._give_up, delivery, "delivered too often")
-        else:
-            self._submit("begun", self.handlers.begin, delivery)
+            return Done("tick")
+        valid = delivery.type in ENTRY_TYPES and builders.valid_container_id(delivery.container_id)
+        if not valid or delivery.deliveries > self.settings.max_deliveries:
+            self._dead_letter(delivery, "delivered too often" if valid else "malformed entry")
+            return None
+        return self.handlers.handle(delivery)
 
-    def _submit(
-        self, kind: str, function: Callable[..., Any], delivery: Delivery, *args: Any
-    ) -> None:
-        def task() -> None:
-            with logs.bound(delivery.request_id):
-                try:
-                    result: Any = function(delivery, *args)
-                except Exception as exc:  # every failure is reported back; none kills the job
-                    result = exc
-            self.events.put((kind, delivery, result))
+    def _again(self, delivery: Delivery, error: Exception) -> Delivery | None:
+        """The entry failed for now: the same entry delivered again, after a backoff; or None:
+        dead-lettered, or left pending for another delivery (this job stops, Redis is away,
+        or another job took it over)."""
+        if not isinstance(error, (TemporaryError, *REDIS_DOWN)):
+            log.error("entry %s failed unexpectedly", delivery.entry_id, exc_info=error)
+        try:
+            if delivery.deliveries >= self.settings.max_deliveries:
+                self._dead_letter(delivery, str(error) or type(error).__name__)
+                return None
+            s = self.settings
+            delay = retry_delay(error, delivery.deliveries, s.backoff_base, s.backoff_max)
+            log.info("entry %s will be retried in %.1fs: %s", delivery.entry_id, delay, error)
+            labels = {"type": delivery.type}
+            self.report.count("sprout_worker_retries_total", labels, outcome="retried")
+            if self._stop.wait(delay):
+                return None
+            again = self.stream.reclaim_own([delivery.entry_id])  # counts a delivery
+            return again[0] if again else None
+        except REDIS_DOWN as exc:  # still pending: taken over once idle for claim_min_idle
+            log.warning("entry %s left for another delivery: %s", delivery.entry_id, exc)
+            return None
 
-        self.pool.submit(task)
+    def _finish(self, delivery: Delivery, done: Done) -> None:
+        """Acknowledge and delete the entry; count and log its outcome."""
+        self.stream.finish([delivery.entry_id])
+        labels = {"type": delivery.type, "outcome": done.outcome}
+        self.report.count("sprout_worker_entries_total", labels, outcome=done.outcome,
+                          launch=done.launch_seconds)  # fmt: skip
+        extra = {"entry": delivery.entry_id, "container_id": delivery.container_id,
+                 "outcome": done.outcome, "deliveries": delivery.deliveries}  # fmt: skip
+        log.info("%s %s: %s", delivery.type, delivery.container_id, done.outcome, extra=extra)
 
-    def _give_up(self, delivery: Delivery, reason: str) -> None:
+    def _dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move the entry to the dead-letter stream; its container fails."""
         self.handlers.give_up(delivery, reason)
         self.stream.dead_letter(
             delivery, reason, now=self.clock(), maxlen=self.settings.dead_letter_maxlen
         )
+        labels = {"type": delivery.type}
+        self.report.count("sprout_worker_dead_lettered_total", labels, outcome="dead-lettered")
 
-    def _pump(self, timeout: float) -> None:
-        """Handle what the threads reported (waiting up to `timeout` for the first report)."""
-        try:
-            event = self.events.get(timeout=timeout)
-        except queue.Empty:
-            event = None
-        while event is not None:
-            self._handle(*event)
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                event = None
-        self._check_deadlines(self.monotonic())
-        self._flush()
-
-    def _drain_events(self) -> None:
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                return
-            kind, delivery, result = event
-            if kind in ("begun", "finished") and isinstance(result, Done):
-                self._complete(delivery, result)  # written to Redis: acknowledge it
-
-    def _handle(self, kind: str, delivery: Any, result: Any) -> None:
-        if kind == "pods":
-            for container_id in result:
-                self._check_waiters(container_id)
-        elif kind == "gave_up":
-            self.in_flight.pop(delivery.entry_id, None)
-            if isinstance(result, Exception):
-                log.error("dead-lettering %s failed: %s", delivery.entry_id, result)
-            else:
-                self.report.dead_lettered += 1
-                self.metrics.inc("sprout_worker_dead_lettered_total", {"type": delivery.type})
-        elif kind in ("begun", "finished"):
-            if isinstance(result, Done):
-                self._complete(delivery, result)
-            elif isinstance(result, Await):
-                self.waiting.setdefault(result.container_id, []).append(
-                    _Waiter(delivery, result.deadline)
-                )
-                self._check_waiters(result.container_id)
-            else:
-                self._release(delivery, result)
-
-    def _complete(self, delivery: Delivery, done: Done) -> None:
-        self.in_flight.pop(delivery.entry_id, None)
-        self.to_finish.append(delivery.entry_id)
-        self.report.outcomes[done.outcome] += 1
-        self.metrics.inc(
-            "sprout_worker_entries_total", {"type": delivery.type, "outcome": done.outcome}
-        )
-        if done.launch_seconds is not None:
-            self.metrics.observe_launch(done.launch_seconds)
-        with logs.bound(delivery.request_id):
-            log.info(
-                "%s %s: %s",
-                delivery.type,
-                delivery.container_id,
-                done.outcome,
-                extra={
-                    "entry": delivery.entry_id,
-                    "container_id": delivery.container_id,
-                    "outcome": done.outcome,
-                    "deliveries": delivery.deliveries,
-                },
-            )
-
-    def _release(self, delivery: Delivery, error: BaseException) -> None:
-        """The entry failed for now: deliver it again later, or give up on it."""
-        with logs.bound(delivery.request_id):
-            self._release_bound(delivery, error)
-
-    def _release_bound(self, delivery: Delivery, error: BaseException) -> None:
-        if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
-            log.warning("entry %s: Redis unreachable: %s", delivery.entry_id, error)
-        elif not isinstance(error, TemporaryError):
-            log.error(
-                "entry %s (%s %s) failed unexpectedly",
-                delivery.entry_id,
-                delivery.type,
-                delivery.container_id,
-                exc_info=error,
-            )
-        if delivery.deliveries >= self.settings.max_deliveries:
-            self._submit("gave_up", self._give_up, delivery, str(error) or type(error).__name__)
-            return
-        self.in_flight.pop(delivery.entry_id, None)
-        delay = getattr(error, "delay", None)
-        if delay is None:
-            delay = backoff_delay(
-                delivery.deliveries, self.settings.backoff_base, self.settings.backoff_max
-            )
-        self.retries[delivery.entry_id] = self.monotonic() + min(delay, self.settings.backoff_max)
-        self.report.retried += 1
-        self.metrics.inc("sprout_worker_retries_total", {"type": delivery.type})
-        log.info(
-            "entry %s (%s %s) will be retried in %.1fs: %s",
-            delivery.entry_id,
-            delivery.type,
-            delivery.container_id,
-            delay,
-            error,
-        )
-
-    # -- waiting for pods ---------------------------------------------------------------------
-
-    def _pods_changed(self, container_ids: list[str]) -> None:
-        self.events.put(("pods", None, container_ids))  # from the watch thread
-
-    def _check_waiters(self, container_id: str) -> None:
-        waiters = self.waiting.get(container_id)
-        if not waiters:
-            return
-        state = self.tracker.state(container_id)
-        if state is None or state.kind == "starting":
-            return
-        self._resolve(container_id, state)
-
-    def _check_deadlines(self, now: float) -> None:
-        for container_id, waiters in list(self.waiting.items()):
-            if any(waiter.deadline <= now for waiter in waiters):
-                self._resolve(container_id, None)
-
-    def _resolve(self, container_id: str, state: PodState | None) -> None:
-        for waiter in self.waiting.pop(container_id, []):
-            self._submit("finished", self._finish, waiter.delivery, state)
-
-    def _finish(self, delivery: Delivery, state: PodState | None) -> Done:
-        return self.handlers.finish_create(delivery.container_id, state)
-
-    # -- Redis bookkeeping --------------------------------------------------------------------
-
-    def _flush(self) -> None:
-        if self.to_finish:
-            self.stream.finish(self.to_finish)
-            self.to_finish = []
-        self.metrics.flush()
+    # -- the reconcile and the heartbeat threads ----------------------------------------------
 
     def _reconcile(self) -> None:
-        self._last_reconcile = self.monotonic()
-        self.report.reconciles += 1
-        done = self.reconciler.run()
-        for action, items in (
-            ("reaped", done.reaped),
-            ("orphans", done.orphans),
-            ("vanished", done.vanished),
-            ("requeued", done.requeued),
-            ("lost", done.lost),
-        ):
-            if items:
-                self.metrics.inc("sprout_worker_reconciled_total", {"action": action}, len(items))
+        """The reconcile claimed (`Reconciler.claim`); count what it did."""
+        try:
+            done = self.reconciler.run_claimed()
+        except Exception:  # the next one (a tick, the interval) tries again
+            log.exception("reconcile failed")
+            return
+        for action in ("reaped", "orphans", "vanished", "requeued", "lost"):
+            if items := getattr(done, action):
+                self.report.count("sprout_worker_reconciled_total", {"action": action}, len(items))
 
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(self.settings.heartbeat_interval):
-            held = list(self.in_flight.copy())
+    def _heartbeat(self, ended: threading.Event) -> None:
+        """Keep the held entries fresh, however long their pods take, until the job ends."""
+        while not ended.wait(self.settings.heartbeat_interval):
+            with self._lock:
+                held = list(self._held)
             try:
                 self.stream.heartbeat(held)
             except redis.RedisError as exc:

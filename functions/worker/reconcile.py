@@ -1,7 +1,8 @@
 """Close the gap between what Redis asked for and what runs on the cluster.
 
-Run by every job when it starts, again while it runs every `reconcile_interval`, and when a
-job reads a `reconcile` tick. In order:
+Run by every job when it starts (beside its first entries), again while it runs every
+`reconcile_interval`, and when a job reads a `reconcile` tick; one run at a time per job
+(`claim`). In order:
 
 1. Reap: containers past their lifetime move to `deleting` with an `expire` entry (atomic,
    `lifecycle.reap`), so deletion goes through the stream like any other, with its retries;
@@ -23,6 +24,7 @@ job reads a `reconcile` tick. In order:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +89,26 @@ class Reconciler:
         self.client: redis.Redis = scripts.client
         self.settings = settings
         self.clock = clock
+        self._lock = threading.Lock()
+        self.running = False
+        self.runs = 0
+        self._last_run = float("-inf")  # monotonic
+
+    def claim(self, every: float) -> bool:
+        """Claim the next run (then `run_claimed()`), unless a run is going on or one began
+        in the last `every` seconds. Safe from many threads."""
+        with self._lock:
+            if self.running or time.monotonic() - self._last_run < every:
+                return False
+            self.running, self._last_run = True, time.monotonic()
+            self.runs += 1
+            return True
+
+    def run_claimed(self) -> ReconcileReport:
+        try:
+            return self.run()
+        finally:
+            self.running = False
 
     def run(self) -> ReconcileReport:
         report = ReconcileReport()

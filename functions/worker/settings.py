@@ -28,16 +28,15 @@ class WorkerSettings(BaseSettings):
     # How much at once.
     batch_size: int = Field(default=50, ge=1, le=1000, description="Entries per XREADGROUP")
     max_in_flight: int = Field(
-        default=200, ge=1, description="Entries handled or awaiting their pod at once"
+        default=200,
+        ge=1,
+        le=1000,
+        description="Entries held at once (a thread each, making its calls, waiting for its pod)",
     )
-    concurrency: int = Field(default=16, ge=1, le=256, description="Threads calling the API")
     api_rate: float = Field(default=20.0, gt=0, description="Kubernetes API calls per second")
 
-    # Kubernetes calls.
+    # Kubernetes calls, and delivering an entry again after a temporary error.
     api_timeout: float = Field(default=10.0, gt=0, description="Seconds per API request")
-    api_attempts: int = Field(
-        default=3, ge=1, description="Tries per API call within one delivery of an entry"
-    )
     backoff_base: float = Field(default=0.5, gt=0, description="First retry delay, seconds")
     backoff_max: float = Field(default=10.0, gt=0, description="Longest retry delay, seconds")
     ready_deadline: float = Field(
@@ -46,7 +45,9 @@ class WorkerSettings(BaseSettings):
     watch_timeout: int = Field(default=60, ge=1, description="Server-side watch timeout, seconds")
 
     # The stream.
-    max_deliveries: int = Field(default=5, ge=1, description="Then dead-letter")
+    max_deliveries: int = Field(
+        default=8, ge=1, description="Then dead-letter (with the backoff: about 30 s of tries)"
+    )
     claim_min_idle: float = Field(
         default=30.0,
         gt=0,
@@ -54,9 +55,6 @@ class WorkerSettings(BaseSettings):
     )
     linger: float = Field(
         default=1.0, ge=0, description="Seconds to wait for new entries before exiting"
-    )
-    poll_interval: float = Field(
-        default=0.01, gt=0, description="Seconds between stream reads while busy"
     )
     dead_letter_maxlen: int = Field(default=10_000, ge=100)
 
@@ -82,11 +80,6 @@ class WorkerSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkerSettings:
-        if self.backoff_max >= self.claim_min_idle:
-            raise ValueError(
-                "backoff_max must be shorter than claim_min_idle, or entries waiting for a retry "
-                "are taken over by other jobs"
-            )
         if self.lost_after <= self.claim_min_idle:
             raise ValueError("lost_after must be longer than claim_min_idle")
         return self

@@ -20,6 +20,10 @@ None writes a container record: those are all in `shared.lifecycle`.
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import socket
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,6 +148,11 @@ return 1
 ENTRY_TYPES = frozenset({"create", "delete", "expire", "reconcile"})
 
 
+def consumer_name() -> str:
+    """A job's name in the group, unique per job: the hostname is the Job pod's name."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One delivery of a stream entry to this job."""
@@ -184,14 +193,14 @@ class Stream:
     def __init__(
         self,
         client: redis.Redis,
-        consumer: str,
+        consumer: str | None = None,
         *,
         stream: str = keys.STREAM,
         group: str = keys.WORKER_GROUP,
         dead_letter: str = keys.DEAD_LETTER_STREAM,
     ) -> None:
         self.client = client
-        self.consumer = consumer
+        self.consumer = consumer or consumer_name()
         self.stream = stream
         self.group = group
         self.dead_letter_stream = dead_letter
@@ -201,6 +210,7 @@ class Stream:
         self._dead_letter = client.register_script(DEAD_LETTER)
         self._tick = client.register_script(TICK)
         self._forget = client.register_script(FORGET_CONSUMER)
+        self._next_claim = 0.0  # monotonic: when `take` looks for dead jobs' entries again
 
     def ensure_group(self) -> None:
         """Create the group (from the stream's start, so no entry is skipped) if missing."""
@@ -209,6 +219,19 @@ class Stream:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    def take(self, count: int, *, min_idle: float, block_ms: int | None) -> list[Delivery]:
+        """Up to `count` entries for this job: first those of dead jobs (idle for `min_idle`
+        seconds; looked for at most every `min(1, min_idle / 4)` seconds while there are
+        none), then new ones, waiting up to `block_ms` for one if nothing else came."""
+        taken: list[Delivery] = []
+        if count > 0 and time.monotonic() >= self._next_claim:
+            taken = self.claim_stale(min_idle, count)
+            if not taken:
+                self._next_claim = time.monotonic() + min(1.0, min_idle / 4)
+        if count > len(taken):
+            taken += self.read_new(count - len(taken), block_ms=None if taken else block_ms)
+        return taken
 
     def read_new(self, count: int, block_ms: int | None = None) -> list[Delivery]:
         """Entries never delivered to the group before (XREADGROUP `>`)."""

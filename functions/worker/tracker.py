@@ -2,10 +2,11 @@
 
 A job waits for many pods at once; it does so through this one watch (label
 `app.kubernetes.io/part-of=sprout`), never one watch or one poll loop per pod. The watch
-thread keeps a small summary per container (`podstatus.PodState`) and calls `on_change` with
-the container ids whose pods changed. When the watch breaks off (a dropped connection, a 410
-Gone, an API error) the tracker lists again and resumes from the list's resourceVersion; a
-pod missing from a list that started after we last heard of it is gone.
+thread keeps a small summary per container (`podstatus.PodState`); an entry's thread blocks
+in `wait()` until its container's pod is ready, failed or gone (the watch thread wakes only
+the threads waiting on the container that changed). When the watch breaks off (a dropped
+connection, a 410 Gone, an API error) the tracker lists again and resumes from the list's
+resourceVersion; a pod missing from a list that started after we last heard of it is gone.
 
 A deleted pod leaves a tombstone (`GONE`), so a waiter learns the pod vanished even when it
 asks after the fact. `seed()` records the object a create call answered, so a waiter never
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,19 +51,18 @@ class PodTracker:
     def __init__(
         self,
         kube: Kube,
-        on_change: Callable[[list[str]], None],
         *,
         clock: Callable[[], float] = time.monotonic,
         backoff_base: float = 0.2,
         backoff_max: float = 5.0,
     ) -> None:
         self.kube = kube
-        self.on_change = on_change
         self.clock = clock
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._lock = threading.Lock()
         self._pods: dict[str, _Seen] = {}
+        self._waiting: dict[str, threading.Condition] = {}  # on `_lock`, per container
         self._resource_version = ""
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,17 +81,35 @@ class PodTracker:
         """Remember a pod a create (or read) call answered, unless the watch knows better."""
         with self._lock:
             if container_id not in self._pods:
-                self._pods[container_id] = _Seen(summarize(pod), self.clock())
+                self._learn(container_id, summarize(pod), self.clock())
+
+    def wait(self, container_id: str, timeout: float) -> PodState | None:
+        """Block until the container's pod is ready, failed or gone, and say which; None if
+        it is still starting (or unheard of) after `timeout` seconds."""
+        deadline = self.clock() + timeout
+        with self._lock:
+            while True:
+                seen = self._pods.get(container_id)
+                if seen is not None and seen.state.kind != "starting":
+                    return seen.state
+                left = deadline - self.clock()
+                if left <= 0:
+                    return None
+                changed = self._waiting.setdefault(container_id, threading.Condition(self._lock))
+                changed.wait(left)
+
+    def _learn(self, container_id: str, state: PodState, at: float) -> None:
+        """Record a pod's state (holding `_lock`) and wake the threads waiting on it."""
+        self._pods[container_id] = _Seen(state, at)
+        if state.kind != "starting" and (changed := self._waiting.pop(container_id, None)):
+            changed.notify_all()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """List once (so the job starts with the truth), then watch in a thread. If the API
-        does not answer now, the thread keeps trying; waiters wait (up to their deadline)."""
-        try:
-            self._relist()
-        except KubeError as exc:
-            log.warning("listing pods failed: %s", exc)
+        """List, then watch, in a thread of its own: the job goes on at once (a waiter has what
+        its create call answered meanwhile). While the API does not answer, the thread keeps
+        trying; waiters wait, up to their deadline."""
         self._thread = threading.Thread(target=self._run, name="pod-watch", daemon=True)
         self._thread.start()
 
@@ -105,26 +123,24 @@ class PodTracker:
 
     def _run(self) -> None:
         failures = 0
+        listed = False
         while not self._stopping.is_set():
-            healthy = False
             try:
-                healthy = self._watch_once()
+                if not listed:
+                    self._relist()
+                    listed = True
+                    continue  # stopped meanwhile? (the loop's test) else watch from that list
+                if self._watch_once():
+                    failures = 0
+                    continue  # the server closed a good watch (its timeout): resume from there
             except KubeError as exc:
                 if self._stopping.is_set():
                     return
-                log.info("pod watch broke off: %s", exc)
-            if self._stopping.is_set():
-                return
-            if healthy:
-                failures = 0
-                continue  # the server closed a good watch (its timeout): resume from there
+                log.info("listing or watching pods failed: %s", exc)
+            listed = False  # the watch broke off, or the list failed: list again, after a while
             failures += 1
             if self._stopping.wait(backoff_delay(failures, self.backoff_base, self.backoff_max)):
                 return
-            try:
-                self._relist()
-            except KubeError as exc:
-                log.warning("listing pods failed: %s", exc)
 
     def _watch_once(self) -> bool:
         """Follow one watch; True if it ended cleanly, False if a relist is needed."""
@@ -147,8 +163,7 @@ class PodTracker:
             state = GONE if kind == "DELETED" else summarize(obj)
             self.events += 1
             with self._lock:
-                self._pods[container_id] = _Seen(state, self.clock())
-            self.on_change([container_id])
+                self._learn(container_id, state, self.clock())
         return True
 
     def _relist(self) -> None:
@@ -161,13 +176,9 @@ class PodTracker:
             if container_id is not None:
                 present[container_id] = summarize(pod)
         now = self.clock()
-        changed: list[str] = []
         with self._lock:
             for container_id, state in present.items():
-                old = self._pods.get(container_id)
-                if old is None or old.state != state:
-                    changed.append(container_id)
-                self._pods[container_id] = _Seen(state, now)
+                self._learn(container_id, state, now)
             for container_id, seen in list(self._pods.items()):
                 if container_id in present:
                     continue
@@ -175,12 +186,5 @@ class PodTracker:
                     if now - seen.at > TOMBSTONE_SECONDS:
                         del self._pods[container_id]
                 elif seen.at < started:
-                    self._pods[container_id] = _Seen(GONE, now)
-                    changed.append(container_id)
+                    self._learn(container_id, GONE, now)
         self._resource_version = str((answer.get("metadata") or {}).get("resourceVersion") or "")
-        if changed:
-            self.on_change(changed)
-
-    def known(self) -> Iterable[str]:
-        with self._lock:
-            return list(self._pods)

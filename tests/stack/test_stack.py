@@ -7,8 +7,10 @@ the scaler and its worker jobs) in a temporary data directory, on free ports.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
+import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -83,6 +85,34 @@ def test_a_visitor_goes_through_the_whole_flow(stack: RunningStack) -> None:
     policies = {p["name"]: p for p in visitor.get("/rate-limit").json()["policies"]}
     assert policies["creates_per_address"]["remaining"] == 4
     assert policies["live_per_owner"]["remaining"] == 3
+    visitor.close()
+
+
+def test_a_containers_address_says_what_became_of_it(stack: RunningStack) -> None:
+    """Live: the simulated container's placeholder (200). Deleted: 410 Gone, saying so.
+    An id no container ever had: 404. Always the site's styled page, never a 500."""
+    visitor = Visitor(stack.url, stack.redis)
+
+    def address(container_id: str) -> tuple[int, str]:
+        host = f"{container_id}.localhost:{urllib.parse.urlsplit(stack.url).port}"
+        answer = visitor.http.get(stack.url + "/", headers={"Host": host}, timeout=10)
+        assert answer.headers["Content-Type"] == "text/html; charset=utf-8", answer.text
+        (case,) = re.findall(r'<main data-case="([a-z]+)"', answer.text)
+        assert f'data-site-link href="{stack.url}/"' in answer.text
+        return answer.status_code, case
+
+    created = visitor.create("nginx")
+    assert created.status_code == 202, created.text
+    container_id = created.json()["id"]
+    running = visitor.wait_for_state(container_id, {"running", "failed"})
+    assert running["state"] == "running", running
+    assert urllib.parse.urlsplit(running["url"]).hostname == f"{container_id}.localhost"
+    assert address(container_id) == (200, "simulated")
+
+    assert visitor.delete(f"/containers/{container_id}").status_code == 202
+    visitor.wait_for_state(container_id, {"deleted"})
+    assert address(container_id) == (410, "deleted")
+    assert address("abcdefgh2345") == (404, "unknown")
     visitor.close()
 
 

@@ -35,16 +35,12 @@ def sim_target(simulator: SimulatorProcess) -> Iterator[Target]:
     api_client.close()
 
 
-@pytest.fixture
-def sim(sim_target: Target, redis_client: redis.Redis) -> Target:
-    """The simulator, emptied and back to its start settings."""
-    sim_target.clear()
-    return sim_target
-
-
 @pytest.fixture(params=["sim", "cluster"])
 def target(request: pytest.FixtureRequest, redis_client: redis.Redis) -> Iterator[Target]:
-    """The simulator, and a real cluster when SPROUT_TEST_KUBECONFIG is set."""
+    """The simulator (emptied, back to its start settings), and a real cluster when
+    SPROUT_TEST_KUBECONFIG is set: every test that talks to the Kubernetes API takes this.
+    A test that injects faults or counts the simulator's requests skips the cluster, or
+    checks those parts on the simulator only."""
     if request.param == "sim":
         chosen: Target = request.getfixturevalue("sim_target")
         chosen.clear()

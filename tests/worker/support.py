@@ -23,8 +23,9 @@ from kubernetes import client, config
 
 from deploy.local.kubesim import SimulatorProcess
 from functions.worker.builders import SELECTOR
-from functions.worker.job import Job, JobReport
+from functions.worker.job import Job
 from functions.worker.kube import Kube
+from functions.worker.report import JobReport
 from functions.worker.settings import WorkerSettings
 from shared import containers, keys, passes
 from shared.context import Context
@@ -46,7 +47,7 @@ TEMPLATES = [
     {"name": "whoami", "title": "whoami", "description": "echo", "port": 8080,
      "image": "traefik/whoami:v1.10", "args": ["--port", "8080"], "cpu": "100m",
      "memory": "32Mi"},
-    # Failure templates: the simulator's hooks (a real cluster fails the first one too).
+    # Failure templates: each fails on a real cluster as it says; the simulator reads its hook.
     {"name": "missing", "title": "missing", "description": "no such image", "port": 8080,
      "image": "registry.example/doesnotexist:1"},
     {"name": "crash", "title": "crash", "description": "exits", "port": 8080,
@@ -54,11 +55,12 @@ TEMPLATES = [
     {"name": "huge", "title": "huge", "description": "too big", "port": 8080,
      "image": "busybox:1.36", "cpu": "1000000"},
     {"name": "sleepy", "title": "sleepy", "description": "never ready", "port": 8080,
-     "image": "busybox:1.36", "command": ["sleep", "inf", "sprout-sim:never-ready"]},
+     "image": "busybox:1.36", "command": ["sh", "-c", "sleep 3600", "sprout-sim:never-ready"]},
     {"name": "invalid", "title": "invalid", "description": "bad quantity", "port": 8080,
      "image": "busybox:1.36", "memory": "lots"},
     {"name": "flaky", "title": "flaky", "description": "crashes once running", "port": 8080,
-     "image": "busybox:1.36", "command": ["sh", "-c", "exit 1", "sprout-sim:crash-after=0.5"]},
+     "image": "busybox:1.36", "command": ["sh", "-c", "httpd -f -p 8080 & sleep 10; exit 1",
+                                          "sprout-sim:crash-after=0.5"]},
 ]  # fmt: skip
 
 
@@ -114,6 +116,11 @@ class Target:
             ),
         }
 
+    def worker_env(self) -> dict[str, str]:
+        """The environment that points a worker process at this API."""
+        return {"SPROUT_WORKER_KUBECONFIG": str(self.kubeconfig),
+                "SPROUT_WORKER_NAMESPACE": self.namespace}  # fmt: skip
+
     def clear(self) -> None:
         if self.sim is not None:
             self.sim.reset()
@@ -165,7 +172,6 @@ def worker_settings(target: Target, **overrides: Any) -> WorkerSettings:
         "kubeconfig": str(target.kubeconfig),
         "namespace": target.namespace,
         "api_rate": 5000.0,
-        "concurrency": 16,
         "ready_deadline": 10.0 if target.sim else 180.0,
         "claim_min_idle": 2.0,
         "backoff_base": 0.05,

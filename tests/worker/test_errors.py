@@ -9,13 +9,14 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from functions.worker.errors import (
+    RETRY_AFTER_MAX,
     AlreadyExists,
     NotFound,
     PermanentError,
     TemporaryError,
     backoff_delay,
     retry_after,
-    retrying,
+    retry_delay,
     translated,
 )
 
@@ -106,35 +107,13 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after({}) is None and retry_after(None) is None
 
 
-def test_retrying_backs_off_then_succeeds_or_gives_up() -> None:
-    slept: list[float] = []
-    failures = iter([TemporaryError("busy", delay=2.0), TemporaryError("boom")])
-
-    def call() -> str:
-        for failure in failures:
-            raise failure
-        return "ok"
-
-    assert retrying(call, attempts=3, base=0.5, cap=10, sleep=slept.append) == "ok"
-    assert slept[0] == 2.0 and 0.5 <= slept[1] <= 1.0  # second try: up to 2 x base
-
-    def always() -> str:
-        raise TemporaryError("down")
-
-    with pytest.raises(TemporaryError):
-        retrying(always, attempts=2, base=0.1, cap=1, sleep=slept.append)
-
-
-def test_retrying_does_not_retry_permanent_errors() -> None:
-    calls = []
-
-    def refused() -> None:
-        calls.append(1)
-        raise PermanentError("no")
-
-    with pytest.raises(PermanentError):
-        retrying(refused, attempts=5, base=0.1, cap=1, sleep=lambda _: None)
-    assert calls == [1]
+def test_an_entry_waits_the_servers_retry_after_else_backs_off() -> None:
+    busy = TemporaryError("busy", delay=3.0)
+    assert retry_delay(busy, 1, base=0.5, cap=10) == 3.0  # the server said so
+    assert retry_delay(TemporaryError("busy", delay=600), 1, base=0.5, cap=10) == RETRY_AFTER_MAX
+    for attempt, (low, high) in {1: (0.25, 0.5), 2: (0.5, 1.0), 9: (5.0, 10.0)}.items():
+        assert low <= retry_delay(TemporaryError("down"), attempt, base=0.5, cap=10) <= high
+    assert 0.25 <= retry_delay(ConnectionError("redis"), 1, base=0.5, cap=10) <= 0.5
 
 
 def test_backoff_grows_and_is_capped() -> None:

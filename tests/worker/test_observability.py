@@ -107,14 +107,15 @@ def test_an_empty_system_renders_every_family(redis_client: redis.Redis) -> None
 
 
 def test_a_job_counts_what_it_did(
-    sim: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
+    target: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
 ) -> None:
     ids = create(ctx, n=3)
     failing = create(ctx, template="missing")
-    report = run_job(worker_settings(sim, linger=0, ready_deadline=2.0), redis_server.url)
+    deadline = 2.0 if target.sim else 120.0  # for the missing image: pulled first on a cluster
+    report = run_job(worker_settings(target, linger=0, ready_deadline=deadline), redis_server.url)
     assert report.outcomes["running"] == 3
     delete(ctx, ids[0])
-    run_job(worker_settings(sim, linger=0), redis_server.url)
+    run_job(worker_settings(target, linger=0), redis_server.url)
     found = samples(metrics.render(redis_client))
     assert found['sprout_worker_entries_total{outcome="running",type="create"}'] == 3
     assert found['sprout_worker_entries_total{outcome="failed",type="create"}'] == len(failing)
@@ -146,12 +147,16 @@ def json_log() -> Iterator[io.StringIO]:
 
 
 def test_the_job_logs_each_entry_with_its_request_id(
-    sim: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis, json_log: io.StringIO
+    target: Target,
+    ctx: Context,
+    redis_server: Any,
+    redis_client: redis.Redis,
+    json_log: io.StringIO,
 ) -> None:
     (container_id,) = create(ctx)
     request_id = state(redis_client, container_id)["request_id"]
     assert request_id
-    run_job(worker_settings(sim, linger=0), redis_server.url)
+    run_job(worker_settings(target, linger=0), redis_server.url)
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     handled = [line for line in lines if line.get("container_id") == container_id]
     assert handled, lines
@@ -162,10 +167,10 @@ def test_the_job_logs_each_entry_with_its_request_id(
 
 
 def test_expire_entries_carry_the_request_id_of_the_create(
-    sim: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
+    target: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
 ) -> None:
     (container_id,) = create(ctx)
-    run_job(worker_settings(sim, linger=0), redis_server.url)
+    run_job(worker_settings(target, linger=0), redis_server.url)
     redis_client.zadd(keys.EXPIRY_INDEX, {container_id: 1.0})  # its lifetime is over
     (reaped,) = lifecycle.reap(ctx.scripts, now=2.0)
     assert reaped == container_id

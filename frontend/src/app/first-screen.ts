@@ -1,6 +1,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import { containersQuery, templatesQuery } from '@/features/containers/api/containers';
 import { rateLimitQuery } from '@/features/quota/api/rate-limit';
+import { loadToasts } from '@/components/notifications/toaster';
 import { loadContainerList, loadSideColumn } from './lazy-parts';
 
 /**
@@ -22,6 +23,8 @@ export function prefetchFirstScreen(client: QueryClient, atMostMs: number): Prom
     () => undefined,
     () => undefined, // a chunk that failed to load: the page's Suspense asks again
   );
+  // Not awaited: no toast is on the first screen, but one may follow soon after.
+  void answers.then(loadToasts).catch(() => undefined);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, atMostMs)));
   return Promise.race([answers, late]).finally(() => clearTimeout(timer));

@@ -1,6 +1,7 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
-import { afterEach, beforeEach } from 'vitest';
+import { afterEach, beforeAll, beforeEach } from 'vitest';
+import { loadToasts } from '@/components/notifications/toaster';
 import { notificationStore } from '@/stores/notifications';
 import { networkStore } from '@/stores/network';
 import { cooldownStore } from '@/features/containers/cooldown';
@@ -21,6 +22,12 @@ if (typeof window !== 'undefined' && !('PointerEvent' in window)) {
   (window as unknown as { PointerEvent: unknown }).PointerEvent = PointerEventPolyfill;
   (globalThis as unknown as { PointerEvent: unknown }).PointerEvent = PointerEventPolyfill;
 }
+
+// The toasts' chunk is in before any test, as on a page past its first screen (the plain
+// fallback has its own test).
+beforeAll(async () => {
+  await loadToasts();
+});
 
 beforeEach(() => {
   localStorage.clear();
