@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 class Kind:
     scope: str  # address, network, owner or global
     description: str  # what it counts, for GET /rate-limit and the page
-    refusal: str  # a refused request's message; {limit} and {wait} are filled in
+    # A refused request's message: {limit}, {containers} or {places} (the limit counted in
+    # words: "1 container") and {wait} are filled in.
+    refusal: str
 
 
 POLICIES: dict[str, Kind] = {
@@ -59,37 +61,37 @@ POLICIES: dict[str, Kind] = {
     "live_per_address": Kind(
         "address",
         "Containers at once from your address",
-        "Your address already has {limit} containers. One more fits when one of them is "
+        "Your address already has {containers}. One more fits when one of them is "
         "deleted or ends (in {wait} at the latest).",
     ),
     "live_per_owner": Kind(
         "owner",
         "Containers you have at once",
-        "You already have {limit} containers. Delete one to start another, or wait until "
+        "You already have {containers}. Delete one to start another, or wait until "
         "one ends (in {wait} at the latest).",
     ),
     "live_per_network": Kind(
         "network",
         "Containers at once from your network (addresses near yours)",
-        "Your network already has {limit} containers, including other people's. One more "
+        "Your network already has {containers}, including other people's. One more "
         "fits when one of them is deleted or ends (in {wait} at the latest).",
     ),
     "network_share": Kind(
         "network",
         "Your network's share of Sprout's capacity",
-        "Your network holds its share of Sprout ({limit} containers), including other "
+        "Your network holds its share of Sprout ({containers}), including other "
         "people's containers. One more fits when one of them ends (in {wait} at the latest).",
     ),
     "places_per_address": Kind(
         "address",
         "Places in the waiting line held from your address",
-        "Your address already holds {limit} place(s) in the waiting line. Another fits when "
+        "Your address already holds {places} in the waiting line. Another fits when "
         "one gets its slot (in about {wait}) or is given up.",
     ),
     "places_per_network": Kind(
         "network",
         "Places in the waiting line held from your network (addresses near yours)",
-        "Your network already holds {limit} places in the waiting line, including other "
+        "Your network already holds {places} in the waiting line, including other "
         "people's. Another fits when one gets its slot (in about {wait}) or is given up.",
     ),
     "challenges_per_address": Kind(
@@ -115,6 +117,11 @@ POLICIES: dict[str, Kind] = {
     ),
     "capacity": Kind("global", "Containers at once on the whole service", ""),
 }
+
+
+def counted(number: int, noun: str) -> str:
+    """'1 container', '3 containers': a refusal reads as a person would say it."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def limit_of(name: str, limits: LimitSettings) -> int:
@@ -428,7 +435,12 @@ def refused(
     kind = POLICIES[name]
     limit = limit_of(name, limits)
     error = RateLimited(
-        kind.refusal.format(limit=limit, wait=wait_words(retry_after)),
+        kind.refusal.format(
+            limit=limit,
+            containers=counted(limit, "container"),
+            places=counted(limit, "place"),
+            wait=wait_words(retry_after),
+        ),
         policy=name,
         retry_after=retry_after,
     )

@@ -200,7 +200,7 @@ def test_each_address_and_network_holds_only_a_few_places(make_context, redis_cl
     assert again.status_code == 429
     error = again.get_json()["error"]
     assert error["details"]["policy"] == "places_per_address"
-    assert "Your address already holds 1 place" in error["message"]
+    assert "Your address already holds 1 place in the waiting line" in error["message"]
     Visitor(ctx, redis_client, "203.0.113.2").created()
     crowded = Visitor(ctx, redis_client, "203.0.113.3").create()
     assert crowded.status_code == 429
