@@ -145,11 +145,11 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("nginx")
     port = free_port()
     conf = NGINX_CONF.read_text(encoding="utf-8")
-    moved = (
-        conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    moved = (  # /tmp/ first: the checkout itself may live under /tmp
+        conf.replace("/tmp/", f"{home}/")
+        .replace("listen 8080;", f"listen 127.0.0.1:{port};")
         .replace("listen [::]:8080;", "")
         .replace("/usr/share/nginx/html", str(DIST))
-        .replace("/tmp/", f"{home}/")
         .replace("/dev/stdout", f"{home}/access.log")
         .replace("/dev/stderr", f"{home}/error.log")
     )
