@@ -9,13 +9,18 @@ try like a right one).
 
 A code is 10 characters of a 30-character alphabet with nothing to mistake for something else
 (about 49 bits): with a few tries per hour per address and ten minutes of life, guessing one
-is hopeless, and a person can still type it. Redis keeps only a keyed hash of the code.
+is hopeless, and a person can still type it. Redis keeps only a keyed hash of the code, and
+the owner secret sealed with a pad that only the code and the server's key make: a copy of
+Redis hands over nobody's containers.
 
-    sprout:transfer:<hash of the code>   string "expires_at owner-secret", TTL the code's life
+    sprout:transfer:<hash of the code>   "expires_at sealed-owner-secret", TTL the code's life
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -116,7 +121,7 @@ def make(ctx: Context, *, owner_secret: str | None, client: str) -> Made:
             [
                 repr(now),
                 limits.as_json(quotas),
-                f"{now + ctx.api.transfer_ttl!r} {owner_secret}",
+                f"{now + ctx.api.transfer_ttl!r} {_sealed(ctx, code, owner_secret)}",
                 ctx.api.transfer_ttl,
                 f"{now!r}:{secrets.token_hex(4)}",
             ],
@@ -147,8 +152,8 @@ def redeem(ctx: Context, *, code: str, client: str, network: str) -> Redeemed:
     if not answer["ok"]:
         raise _refused(ctx, answer, now)
     policies = limits.policies_of(answer["quotas"], ctx.limits)
-    expires_at, _, owner_secret = str(answer.get("value", "")).partition(" ")
-    if not owner_secret:
+    expires_at, _, sealed = str(answer.get("value", "")).partition(" ")
+    if not sealed:
         raise _invalid(
             "This transfer code is unknown or was used already. Make a new one on the device "
             "that has the containers.",
@@ -161,7 +166,19 @@ def redeem(ctx: Context, *, code: str, client: str, network: str) -> Redeemed:
             "transfer_code_expired",
             policies,
         )
-    return Redeemed(owner_secret, policies)
+    return Redeemed(_sealed(ctx, normalized(code), sealed, opening=True), policies)
+
+
+def _sealed(ctx: Context, code: str, value: str, *, opening: bool = False) -> str:
+    """`value` XORed with a pad of HMAC-SHA512(server key, code): each code is random and used
+    once, so its pad is too. Sealing answers base64; opening takes that and answers the secret.
+    Owner secrets are at most 64 characters (`identity.is_owner_secret`), the pad's length."""
+    pad = hmac.new(
+        ctx.api.secret_key.encode(), f"transfer-pad:{code}".encode(), hashlib.sha512
+    ).digest()
+    data = base64.urlsafe_b64decode(value) if opening else value.encode()
+    mixed = bytes(a ^ b for a, b in zip(data, pad, strict=False))
+    return mixed.decode() if opening else base64.urlsafe_b64encode(mixed).decode()
 
 
 def _key(ctx: Context, code: str) -> str:

@@ -15,7 +15,7 @@ from functions.containers.main import ROUTES as CONTAINER_ROUTES
 from shared import keys, transfer
 from shared.context import Context
 from shared.errors import NotFound
-from shared.identity import OWNER_TOKEN_HEADER
+from shared.identity import OWNER_COOKIE, OWNER_TOKEN_HEADER
 from tests.apps import client_for, create
 from tests.clock import FakeClock
 from tests.redis_monitor import sent_commands
@@ -134,11 +134,18 @@ def test_a_code_is_typed_in_either_case_with_or_without_its_dash(ctx, home):
     assert redeem(phone(ctx), code.lower()).status_code == 200
 
 
-def test_redis_keeps_only_a_hash_of_the_code(ctx, home, redis_client):
+def test_redis_keeps_only_a_hash_of_the_code_and_a_sealed_owner(ctx, home, redis_client):
     code = make_code(home)["code"]
     (key,) = redis_client.scan_iter(keys.transfer_code("*"))
     plain = code.replace("-", "")
     assert plain not in key and code not in key
+    owner = home.get_cookie(OWNER_COOKIE)
+    assert owner is not None and owner.value not in redis_client.get(key)
+    # ... and the code opens it again, in another browser.
+    other = phone(ctx)
+    assert redeem(other, code).status_code == 200
+    carried = other.get_cookie(OWNER_COOKIE)
+    assert carried is not None and carried.value == owner.value
 
 
 def test_making_a_code_needs_an_owner(ctx):
