@@ -38,7 +38,8 @@ LENGTH = 10
 LINK = "/?transfer={code}"  # the page redeems a code it is opened with
 
 # MAKE: KEYS[1] the code's key   ARGV[1] now   ARGV[2] the quotas, JSON (`limits.transfer_quotas`)
-# ARGV[3] the value, "expires_at owner-secret"   ARGV[4] TTL s   ARGV[5] the log entry (unique)
+# ARGV[3] the value, "expires_at sealed-owner-secret"   ARGV[4] TTL s
+# ARGV[5] the log entry (unique)
 # Answer: {"ok": true, "quotas": [...]} or {"ok": false, "policy": name, "retry_after": s}
 #      or {"ok": false} (the code is taken: 49 random bits collided)
 MAKE = (
@@ -60,7 +61,8 @@ return cjson.encode({ok = true, quotas = usage(quotas)})
 
 # REDEEM: KEYS[1] the code's key   ARGV[1] now   ARGV[2] the quotas, JSON
 # (`limits.redeem_quotas`)   ARGV[3] the log entry (unique)
-# Answer: {"ok": true, "value": "expires_at owner-secret" (absent: no such code), "quotas": [...]}
+# Answer: {"ok": true, "value": "expires_at sealed-owner-secret" (absent: no such code),
+#         "quotas": [...]}
 #      or {"ok": false, "policy": name, "retry_after": s} (nothing tried, nothing taken)
 REDEEM = (
     LUA
