@@ -39,6 +39,9 @@ from tests import captcha_bots as bots
 from tests.captcha_support import captcha_context, captcha_failures, jpeg_markers, png_chunks
 from tests.clock import FakeClock
 
+# 1,200 puzzles drawn and attacked: part of `make test` and CI, not of the fast loop
+pytestmark = pytest.mark.slow
+
 Bot = Callable[[service.Opened, random.Random], tuple[bots.Drag, bool]]
 SEEN = 1200  # challenges every picture-reading bot is run on
 

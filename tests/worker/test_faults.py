@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"running", "failed", "deleted"}
 
 
+@pytest.mark.slow
 def test_20_percent_api_errors_and_latency_every_container_ends_with_a_reason(
     target: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
 ) -> None:

@@ -6,6 +6,7 @@ import math
 import random
 from typing import Any
 
+import pytest
 import redis
 
 from functions.worker import builders
@@ -62,6 +63,7 @@ def assert_group_clean(r: redis.Redis) -> None:
     assert r.xlen(keys.STREAM) == 0
 
 
+@pytest.mark.slow
 def test_500_creates_and_200_deletes_end_in_the_right_states(
     target: Target, ctx: Context, redis_server: Any, redis_client: redis.Redis
 ) -> None:
