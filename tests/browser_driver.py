@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import redis
 import requests
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Response
@@ -22,12 +23,31 @@ from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Response
 from deploy.manifests import route_table
 from shared import identity, keys
 from tests.captcha_bots import Drag, human_drag
-from tests.stack_driver import RunningStack, Visitor
+from tests.stack_driver import RunningStack, Visitor, processes_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 # axe-core, the accessibility engine, from the page's own npm packages (a dev dependency).
 AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+DIST = ROOT / "frontend" / "dist" / "index.html"
+# The proof-of-work-only path costs 17 bits by default (a second or more of a visitor's CPU,
+# more under load); the tests prove the path, not the price.
+STACK_ENV = {"SPROUT_CAPTCHA_POW_DIFFICULTY": "14"}
+
+
+def page_stack(
+    base: pytest.TempPathFactory, name: str, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[RunningStack]:
+    """A local stack serving the built page for one test module (its module fixture yields
+    from this), with STACK_ENV and `env`; once stopped, none of its processes is left."""
+    if not DIST.exists():
+        pytest.fail("frontend/dist is missing: build the page (make bootstrap, or npm run build)")
+    running = RunningStack(base.mktemp(name), *args, env={**STACK_ENV, **(env or {})}).start()
+    yield running
+    running.stop()
+    assert processes_of(running.data_dir) == []
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

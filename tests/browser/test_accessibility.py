@@ -18,24 +18,18 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_browser import DIST, STACK_ENV, expect_card_state, open_captcha
-from tests.browser_driver import AXE, PageDriver
-from tests.stack_driver import RunningStack, processes_of
+from tests.browser.test_browser import expect_card_state, open_captcha
+from tests.browser_driver import AXE, PageDriver, page_stack
+from tests.stack_driver import RunningStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    if not DIST.exists():
-        pytest.fail("frontend/dist is missing: build the page (make bootstrap, or npm run build)")
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: install the page's packages (make bootstrap-test)")
-    env = {**STACK_ENV, "SPROUT_LIMIT_CREATES_PER_HOUR": "1"}
-    running = RunningStack(tmp_path_factory.mktemp("axe-stack"), env=env).start()
-    yield running
-    running.stop()
-    assert processes_of(running.data_dir) == []
+    yield from page_stack(tmp_path_factory, "axe-stack", env={"SPROUT_LIMIT_CREATES_PER_HOUR": "1"})
 
 
 def test_every_state_passes_axe_and_the_limit_is_announced_once(

@@ -14,21 +14,15 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_browser import DIST, STACK_ENV
-from tests.browser_driver import PageDriver
-from tests.stack_driver import RunningStack, Visitor, processes_of
+from tests.browser_driver import PageDriver, page_stack
+from tests.stack_driver import RunningStack, Visitor
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    if not DIST.exists():
-        pytest.fail("frontend/dist is missing: build the page (make bootstrap, or npm run build)")
-    running = RunningStack(tmp_path_factory.mktemp("addresses-stack"), env=STACK_ENV).start()
-    yield running
-    running.stop()
-    assert processes_of(running.data_dir) == []
+    yield from page_stack(tmp_path_factory, "addresses-stack")
 
 
 def test_a_containers_address_says_what_became_of_it(

@@ -19,27 +19,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser_driver import ROOT, PageDriver
-from tests.stack_driver import RunningStack, processes_of
+from tests.browser_driver import PageDriver, page_stack
+from tests.stack_driver import RunningStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-DIST = ROOT / "frontend" / "dist" / "index.html"
-# The proof-of-work-only path costs 22 bits by default (seconds of a visitor's CPU); the test
-# proves the path, not the price.
-STACK_ENV = {"SPROUT_CAPTCHA_POW_DIFFICULTY": "14"}
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    if not DIST.exists():
-        pytest.fail("frontend/dist is missing: build the page (make bootstrap, or npm run build)")
-    running = RunningStack(
-        tmp_path_factory.mktemp("browser-stack"), "--start-delay", "1.5", env=STACK_ENV
-    ).start()
-    yield running
-    running.stop()
-    assert processes_of(running.data_dir) == []
+    yield from page_stack(tmp_path_factory, "browser-stack", "--start-delay", "1.5")
 
 
 def quota(page: Page) -> tuple[int, int]:

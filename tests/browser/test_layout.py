@@ -12,21 +12,16 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import FloatRect, Page, expect
 
-from tests.browser.test_browser import DIST, STACK_ENV, card, expect_card_state, open_captcha
-from tests.browser_driver import Crowd, PageDriver
-from tests.stack_driver import RunningStack, processes_of
+from tests.browser.test_browser import card, expect_card_state, open_captcha
+from tests.browser_driver import Crowd, PageDriver, page_stack
+from tests.stack_driver import RunningStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    if not DIST.exists():
-        pytest.fail("frontend/dist is missing: build the page (make bootstrap, or npm run build)")
-    running = RunningStack(tmp_path_factory.mktemp("layout-stack"), env=STACK_ENV).start()
-    yield running
-    running.stop()
-    assert processes_of(running.data_dir) == []
+    yield from page_stack(tmp_path_factory, "layout-stack")
 
 
 def box(page: Page, selector: str) -> FloatRect:

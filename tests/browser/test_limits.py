@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_browser import DIST, STACK_ENV, expect_card_state, open_captcha
-from tests.browser_driver import Crowd, PageDriver
-from tests.stack_driver import RunningStack, processes_of
+from tests.browser.test_browser import expect_card_state, open_captcha
+from tests.browser_driver import Crowd, PageDriver, page_stack
+from tests.stack_driver import RunningStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -38,14 +38,7 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    if not DIST.exists():
-        pytest.fail("frontend/dist is missing: build the page (make bootstrap, or npm run build)")
-    running = RunningStack(
-        tmp_path_factory.mktemp("limits-stack"), env={**STACK_ENV, **LIMITS}
-    ).start()
-    yield running
-    running.stop()
-    assert processes_of(running.data_dir) == []
+    yield from page_stack(tmp_path_factory, "limits-stack", env=LIMITS)
 
 
 def expect_refused(page: Page, title: str, opens: str = r"opens (at|by) \d") -> None:
