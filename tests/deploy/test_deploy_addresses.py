@@ -6,6 +6,8 @@ The route is checked in every rendered overlay; the nginx configuration is run b
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import shutil
 import socket
@@ -154,6 +156,11 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         .replace("/dev/stderr", f"{home}/error.log")
     )
     assert moved.count(str(DIST)) == conf.count("/usr/share/nginx/html") >= 2
+    if os.geteuid() == 0:
+        # In the image nginx starts unprivileged and its workers stay that user. Started as
+        # root, the workers would drop to `nobody`, who may not reach a checkout in a private
+        # directory (mktemp -d): keep them the user who started it, as in the image.
+        moved = f"user {pwd.getpwuid(0).pw_name};\n" + moved
     (home / "nginx.conf").write_text(moved)
     command = [binary, "-p", str(home), "-c", str(home / "nginx.conf")]
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
